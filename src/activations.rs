@@ -1,0 +1,207 @@
+//! What an inference produced, sorted into layers: feature maps (channel-first), vectors, others.
+
+use crate::engine::{RawTensor, TensorData};
+use crate::model::{Layout, TensorSite};
+use std::time::Duration;
+
+/// One 4-D activation, batch 0, channel-first: `data[(c * height + y) * width + x]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureMaps {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub data: Vec<f32>,
+}
+
+impl FeatureMaps {
+    pub fn new(channels: usize, height: usize, width: usize, data: Vec<f32>) -> Self {
+        assert_eq!(data.len(), channels * height * width, "feature map size");
+        FeatureMaps {
+            channels,
+            height,
+            width,
+            data,
+        }
+    }
+
+    pub fn channel(&self, c: usize) -> &[f32] {
+        let n = self.height * self.width;
+        &self.data[c * n..(c + 1) * n]
+    }
+
+    pub fn value(&self, c: usize, y: usize, x: usize) -> f32 {
+        self.data[(c * self.height + y) * self.width + x]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerKind {
+    FeatureMap,
+    Vector,
+    /// Kept in the list, with the reason it cannot be drawn.
+    Other(String),
+}
+
+impl LayerKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            LayerKind::FeatureMap => "feature map",
+            LayerKind::Vector => "vector",
+            LayerKind::Other(_) => "other",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum LayerData {
+    FeatureMaps(FeatureMaps),
+    Vector(Vec<f32>),
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// Position in graph order among exposed tensors.
+    pub index: usize,
+    /// Display name (sanitised, unique).
+    pub name: String,
+    /// The tensor's name in the graph.
+    pub tensor: String,
+    pub op: String,
+    pub shape: Vec<usize>,
+    pub layout: Layout,
+    pub kind: LayerKind,
+    pub data: LayerData,
+}
+
+impl Layer {
+    pub fn feature_maps(&self) -> Option<&FeatureMaps> {
+        match &self.data {
+            LayerData::FeatureMaps(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn shape_text(&self) -> String {
+        if self.shape.is_empty() {
+            "scalar".into()
+        } else {
+            self.shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("×")
+        }
+    }
+}
+
+/// Turns an engine's tensor into a layer, finding the channel axis from the traced layout.
+pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
+    let shape = raw.shape.clone();
+    let mut layout = site.layout;
+    let (kind, data) = match raw.data {
+        TensorData::Unsupported(dtype) => (
+            LayerKind::Other(format!("{dtype} tensor; only float tensors are drawn")),
+            LayerData::None,
+        ),
+        TensorData::F32(values) => {
+            if values.is_empty() {
+                (LayerKind::Other("empty tensor".into()), LayerData::None)
+            } else {
+                match shape.as_slice() {
+                    [_, a, b, c] => {
+                        let per_item = a * b * c;
+                        let mut first = values;
+                        first.truncate(per_item);
+                        let fm = match layout {
+                            Layout::Nchw => FeatureMaps::new(*a, *b, *c, first),
+                            Layout::Nhwc => FeatureMaps::new(*c, *a, *b, hwc_to_chw(&first, *a, *b, *c)),
+                        };
+                        (LayerKind::FeatureMap, LayerData::FeatureMaps(fm))
+                    }
+                    [_] => (LayerKind::Vector, LayerData::Vector(values)),
+                    [1, _] => (LayerKind::Vector, LayerData::Vector(values)),
+                    [] => (LayerKind::Other("scalar".into()), LayerData::None),
+                    dims => (
+                        LayerKind::Other(format!(
+                            "{}-D tensor; feature maps are 4-D (N, C, H, W)",
+                            dims.len()
+                        )),
+                        LayerData::None,
+                    ),
+                }
+            }
+        }
+    };
+    if shape.len() != 4 {
+        layout = crate::model::Layout::Nchw;
+    }
+    Layer {
+        index: site.index,
+        name: site.display.clone(),
+        tensor: site.tensor.clone(),
+        op: site.op.clone(),
+        shape,
+        layout,
+        kind,
+        data,
+    }
+}
+
+fn hwc_to_chw(src: &[f32], h: usize, w: usize, c: usize) -> Vec<f32> {
+    let mut out = vec![0f32; src.len()];
+    for y in 0..h {
+        for x in 0..w {
+            for ch in 0..c {
+                out[(ch * h + y) * w + x] = src[(y * w + x) * c + ch];
+            }
+        }
+    }
+    out
+}
+
+/// One class of a classifier's top-5.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClassScore {
+    pub index: usize,
+    pub label: String,
+    pub probability: f32,
+}
+
+/// Top-k of a classifier output: softmax applied unless the values already form a distribution.
+pub fn top_k(values: &[f32], labels: &[String], k: usize) -> Vec<ClassScore> {
+    let already_probabilities = values.iter().all(|v| (0.0..=1.0).contains(v))
+        && (values.iter().sum::<f32>() - 1.0).abs() < 1e-3;
+    let probs: Vec<f32> = if already_probabilities {
+        values.to_vec()
+    } else {
+        let max = values.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let exps: Vec<f32> = values.iter().map(|v| (v - max).exp()).collect();
+        let sum: f32 = exps.iter().sum();
+        exps.iter().map(|e| e / sum).collect()
+    };
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(k)
+        .map(|i| ClassScore {
+            index: i,
+            label: labels.get(i).cloned().unwrap_or_else(|| format!("class {i}")),
+            probability: probs[i],
+        })
+        .collect()
+}
+
+/// Everything one image produced.
+#[derive(Clone, Debug)]
+pub struct Activations {
+    pub layers: Vec<Layer>,
+    /// The image as fed (after resize/crop), for overlays and the input view.
+    pub input_image: image::RgbImage,
+    pub input_description: String,
+    pub engine: String,
+    pub inference: Duration,
+    /// A classifier's top-5, when the model's output matches the labels file.
+    pub top5: Option<Vec<ClassScore>>,
+}

@@ -1,0 +1,243 @@
+//! Command-line interface: argument definitions and the non-interactive commands.
+
+use crate::engine::{Backend, Device, EngineOptions};
+use crate::pipeline::RunConfig;
+use crate::preprocess::{PreprocessOptions, Preset, ResizeMode};
+use crate::render::{Colormap, Normalization};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "featscope",
+    version,
+    about = "See what happens inside a CNN: every layer's feature maps, in the terminal or as PNGs",
+    long_about = "featscope runs an ONNX CNN on an image and shows every layer's feature maps: each channel \
+as a small heat-map in a grid, plus the sum of all channels.\n\nWithout a subcommand it opens the \
+interactive view (the bundled EfficientNet-Lite0 on chelsea.png when no model is given).",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write each layer's channel grid and summed map as PNGs (no terminal needed).
+    Snapshot(SnapshotArgs),
+    /// List the layers a model exposes: name, op, shape, kind.
+    Layers(LayersArgs),
+    /// Say which engine would run, where ONNX Runtime is, and what the terminal supports.
+    Doctor(DoctorArgs),
+}
+
+/// The interactive view.
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    /// ONNX model [default: the bundled models/efficientnet_lite0.onnx].
+    pub model: Option<PathBuf>,
+    /// Image [default: the bundled models/chelsea.png].
+    pub image: Option<PathBuf>,
+    /// How pictures are drawn in the terminal.
+    #[arg(long, value_enum, default_value_t = GraphicsArg::Auto)]
+    pub graphics: GraphicsArg,
+    #[arg(long, value_enum, default_value_t = Colormap::Viridis)]
+    pub colormap: Colormap,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphicsArg {
+    /// Ask the terminal (bounded time-out); half-blocks when it does not answer.
+    Auto,
+    Halfblocks,
+    Sixel,
+    Kitty,
+    Iterm2,
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// ONNX model.
+    pub model: PathBuf,
+    /// Images, or folders of images (one sub-folder of --out each when there are several).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Layers to draw: exact name, tensor name, glob ('pool*') or index; repeatable.
+    #[arg(long = "layer", short = 'l', value_name = "PATTERN")]
+    pub layers: Vec<String>,
+    /// Every feature map (the default when no --layer is given).
+    #[arg(long, conflicts_with = "layers")]
+    pub all: bool,
+    /// Output folder.
+    #[arg(long, short = 'o', default_value = "out")]
+    pub out: PathBuf,
+    /// Also draw the grids and sums in the terminal.
+    #[arg(long)]
+    pub print: bool,
+    /// Also write <layer>_overlay.png: the summed map blended over the input image.
+    #[arg(long)]
+    pub overlay: bool,
+    /// Also write <layer>.npy: the raw activations, channel-first float32.
+    #[arg(long)]
+    pub npy: bool,
+    /// Label every tile feature_map_i.
+    #[arg(long)]
+    pub tile_labels: bool,
+    #[arg(long, value_enum, default_value_t = Colormap::Viridis)]
+    pub colormap: Colormap,
+    #[arg(long = "norm", value_enum, default_value_t = Normalization::PerChannel)]
+    pub normalization: Normalization,
+    /// Pixels per activation value [default: enlarge small maps to at least 32 px].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: Option<u32>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LayersArgs {
+    /// ONNX model.
+    pub model: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Run on this image to report shapes [default: a blank image of the input's size].
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// The ONNX Runtime library to check (else the usual search).
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+    /// Skip asking the terminal about graphics.
+    #[arg(long)]
+    pub no_terminal_query: bool,
+}
+
+/// Engine and preprocessing options shared by every command that runs a model.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Inference engine.
+    #[arg(long, value_enum, default_value_t = Backend::Auto, help_heading = "Engine")]
+    pub backend: Backend,
+    /// cpu, cuda or cuda:N (ONNX Runtime with CUDA only).
+    #[arg(long, default_value = "cpu", help_heading = "Engine")]
+    pub device: Device,
+    /// Threads for inference [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Engine")]
+    pub threads: Option<u32>,
+    /// ONNX Runtime library (libonnxruntime.so) to load.
+    #[arg(long, value_name = "PATH", help_heading = "Engine")]
+    pub ort_lib: Option<PathBuf>,
+    /// Preprocessing convention [default: the model's .featscope.json, else torch].
+    #[arg(long, value_enum, help_heading = "Preprocessing")]
+    pub preset: Option<Preset>,
+    /// Per-channel mean subtracted after the preset's scaling, tensor channel order: R,G,B or B,G,R.
+    #[arg(long, value_parser = parse_triple, value_name = "A,B,C", help_heading = "Preprocessing")]
+    pub mean: Option<[f32; 3]>,
+    /// Per-channel divisor applied after the mean.
+    #[arg(long, value_parser = parse_triple, value_name = "A,B,C", help_heading = "Preprocessing")]
+    pub std: Option<[f32; 3]>,
+    /// Feed channels in BGR order.
+    #[arg(long, help_heading = "Preprocessing")]
+    pub bgr: bool,
+    /// Feed channels in RGB order (overrides a BGR preset).
+    #[arg(long, conflicts_with = "bgr", help_heading = "Preprocessing")]
+    pub rgb: bool,
+    /// Input size for models that take any size.
+    #[arg(long, value_parser = parse_size, value_name = "WxH", help_heading = "Preprocessing")]
+    pub size: Option<(u32, u32)>,
+    /// How to fit the image to the input size [default: squash].
+    #[arg(long, value_enum, help_heading = "Preprocessing")]
+    pub resize: Option<ResizeMode>,
+    /// With --resize crop: the part of the scaled image kept (0.875: shorter side 256, crop 224).
+    #[arg(long, value_name = "F", help_heading = "Preprocessing")]
+    pub crop_fraction: Option<f32>,
+    /// Largest side fed to size-agnostic models, unless --resize or --size says otherwise.
+    #[arg(long, default_value_t = crate::preprocess::DEFAULT_MAX_SIDE, value_parser = clap::value_parser!(u32).range(1..=16384), help_heading = "Preprocessing")]
+    pub max_side: u32,
+    /// The graph input to feed, for models with several.
+    #[arg(long, value_name = "NAME", help_heading = "Preprocessing")]
+    pub input: Option<String>,
+    /// Class names, one per line, for a classifier's top-5 [default: the model's .featscope.json].
+    #[arg(long, value_name = "FILE", help_heading = "Preprocessing")]
+    pub labels: Option<PathBuf>,
+}
+
+impl RunArgs {
+    pub fn config(&self) -> RunConfig {
+        RunConfig {
+            engine: EngineOptions {
+                backend: self.backend,
+                device: self.device,
+                threads: self.threads.map(|t| t as usize),
+                ort_lib: self.ort_lib.clone(),
+            },
+            preprocess: PreprocessOptions {
+                preset: self.preset,
+                mean: self.mean,
+                std: self.std,
+                bgr: if self.bgr {
+                    Some(true)
+                } else if self.rgb {
+                    Some(false)
+                } else {
+                    None
+                },
+                size: self.size,
+                resize: self.resize,
+                crop_fraction: self.crop_fraction,
+                max_side: Some(self.max_side),
+                labels: None,
+            },
+            input: self.input.clone(),
+            labels: self.labels.clone(),
+        }
+    }
+}
+
+fn parse_triple(s: &str) -> Result<[f32; 3], String> {
+    let parts: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("'{s}': {e}; expected three numbers like 0.5,0.5,0.5"))?;
+    match parts.as_slice() {
+        [a] => Ok([*a; 3]),
+        [a, b, c] => Ok([*a, *b, *c]),
+        _ => Err(format!("'{s}': expected one or three comma-separated numbers")),
+    }
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}': expected WxH, e.g. 224x224"))?;
+    let w: u32 = w.trim().parse().map_err(|_| format!("'{s}': bad width"))?;
+    let h: u32 = h.trim().parse().map_err(|_| format!("'{s}': bad height"))?;
+    if w == 0 || h == 0 || w > 16384 || h > 16384 {
+        return Err(format!("'{s}': sides must be 1..=16384"));
+    }
+    Ok((w, h))
+}
+
+/// Where the bundled files live: ./models when run from a checkout, else the crate's own folder.
+pub fn bundled(file: &str) -> PathBuf {
+    let local = PathBuf::from("models").join(file);
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(file)
+}
+
+pub const DEFAULT_MODEL: &str = "efficientnet_lite0.onnx";
+pub const DEFAULT_IMAGE: &str = "chelsea.png";

@@ -1,0 +1,43 @@
+//! `featscope doctor`: what would run, and why.
+
+use crate::engine::ort_lib;
+use anyhow::Result;
+use std::path::Path;
+
+pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
+    println!("featscope {}", env!("CARGO_PKG_VERSION"));
+    println!("tract:        {} (built in, cpu)", env!("FEATSCOPE_TRACT_VERSION"));
+    println!("ONNX Runtime search order:");
+    for (path, source, _) in ort_lib::candidates(ort_lib_arg) {
+        let verdict = match ort_lib::probe_version(&path) {
+            Ok(v) => format!("ONNX Runtime {v}"),
+            Err(e) => e,
+        };
+        println!("  {source:<20} {}  → {verdict}", path.display());
+    }
+    match ort_lib::init(ort_lib_arg) {
+        Ok(lib) => {
+            println!(
+                "onnxruntime:  {} at {} ({})",
+                lib.version,
+                lib.path.display(),
+                lib.source
+            );
+            use ort::ep::ExecutionProvider;
+            let yes_no = |b: ort::Result<bool>| match b {
+                Ok(true) => "available",
+                Ok(false) => "not in this build",
+                Err(_) => "unknown",
+            };
+            println!("  CUDA:       {}", yes_no(ort::ep::CUDA::is_available()));
+            println!("  TensorRT:   {}", yes_no(ort::ep::TensorRT::is_available()));
+            println!("--backend auto uses: onnxruntime {}", lib.version);
+        }
+        Err(e) => {
+            println!("onnxruntime:  not loaded: {e}");
+            println!("--backend auto uses: tract");
+        }
+    }
+    crate::tui::terminal_report(query_terminal);
+    Ok(())
+}

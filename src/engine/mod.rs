@@ -1,0 +1,171 @@
+//! Inference engines behind one trait: ONNX Runtime (loaded at run time) and tract (built in).
+//!
+//! An engine is opened for a fixed list of tensors and returns exactly those, in that order,
+//! for every run.
+
+pub mod ort_engine;
+pub mod ort_lib;
+pub mod tract_engine;
+
+use crate::model::Model;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("ONNX Runtime library: {0}")]
+    OrtLibrary(String),
+    #[error("{0}")]
+    Device(String),
+    #[error("{engine} could not load {model}: {reason}")]
+    Load {
+        engine: &'static str,
+        model: String,
+        reason: String,
+    },
+    #[error("{engine} failed to run {model}: {reason}")]
+    Run {
+        engine: &'static str,
+        model: String,
+        reason: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Backend {
+    /// ONNX Runtime when its library is found, else tract.
+    #[default]
+    Auto,
+    /// ONNX Runtime (fast, GPU capable), loaded at run time.
+    Ort,
+    /// tract, the pure-Rust engine built into featscope.
+    Tract,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Device {
+    #[default]
+    Cpu,
+    Cuda(i32),
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse::<i32>().ok())
+                .filter(|n| *n >= 0)
+                .map(Device::Cuda)
+                .ok_or_else(|| format!("'{s}' is not a device; use cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    pub backend: Backend,
+    pub device: Device,
+    /// Intra-op threads; `None` lets the engine choose (all cores).
+    pub threads: Option<usize>,
+    /// `--ort-lib`: the ONNX Runtime library to load, first in the search order.
+    pub ort_lib: Option<PathBuf>,
+}
+
+/// The image, as the tensor the model's input takes.
+#[derive(Clone, Debug)]
+pub struct InputTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TensorData {
+    F32(Vec<f32>),
+    /// A tensor featscope cannot draw; only its element type is kept.
+    Unsupported(String),
+}
+
+/// One tensor an engine computed.
+#[derive(Clone, Debug)]
+pub struct RawTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: TensorData,
+}
+
+pub trait Engine: Send {
+    /// e.g. "onnxruntime 1.31.1 (cpu)" or "tract 0.23.9 (cpu)".
+    fn label(&self) -> String;
+    /// Runs the model once; returns the tensors the engine was opened for, in that order.
+    fn run(&mut self, input: &InputTensor) -> Result<Vec<RawTensor>, EngineError>;
+}
+
+/// Opens the engine `opts` asks for, computing `outputs` (tensor names) on every run.
+/// Returns the engine and, for `--backend auto`, a note saying which one was picked and why.
+pub fn open_engine(
+    model: &Model,
+    outputs: &[String],
+    opts: &EngineOptions,
+) -> Result<(Box<dyn Engine>, Option<String>), EngineError> {
+    match opts.backend {
+        Backend::Tract => {
+            require_cpu(opts.device, "tract")?;
+            Ok((
+                Box::new(tract_engine::TractEngine::open(model, outputs, opts)?),
+                None,
+            ))
+        }
+        Backend::Ort => {
+            let lib = ort_lib::init(opts.ort_lib.as_deref())?;
+            Ok((
+                Box::new(ort_engine::OrtEngine::open(model, outputs, opts, lib)?),
+                None,
+            ))
+        }
+        Backend::Auto => match ort_lib::init(opts.ort_lib.as_deref()) {
+            Ok(lib) => {
+                let note = format!(
+                    "engine: onnxruntime {} from {} ({})",
+                    lib.version,
+                    lib.path.display(),
+                    lib.source
+                );
+                Ok((
+                    Box::new(ort_engine::OrtEngine::open(model, outputs, opts, lib)?),
+                    Some(note),
+                ))
+            }
+            Err(why) => {
+                require_cpu(opts.device, "tract (ONNX Runtime was not found)")?;
+                let note = format!("engine: tract (built in); ONNX Runtime not used: {why}");
+                Ok((
+                    Box::new(tract_engine::TractEngine::open(model, outputs, opts)?),
+                    Some(note),
+                ))
+            }
+        },
+    }
+}
+
+fn require_cpu(device: Device, engine: &str) -> Result<(), EngineError> {
+    match device {
+        Device::Cpu => Ok(()),
+        Device::Cuda(_) => Err(EngineError::Device(format!(
+            "--device {device} needs ONNX Runtime with CUDA; {engine} runs on the CPU only"
+        ))),
+    }
+}

@@ -1,0 +1,138 @@
+//! tract-onnx, the pure-Rust engine: no library to install, runs on the CPU.
+
+use super::{Engine, EngineError, EngineOptions, InputTensor, RawTensor, TensorData};
+use crate::model::Model;
+use std::collections::HashMap;
+use tract_onnx::prelude::*;
+
+type Plan = TypedRunnableModel;
+
+pub struct TractEngine {
+    model: InferenceModel,
+    /// Position of each requested tensor among the model's outputs.
+    output_positions: Vec<usize>,
+    outputs: Vec<String>,
+    /// Optimised plans per input shape: dynamic-size models are re-planned per image size.
+    plans: HashMap<Vec<usize>, Arc<Plan>>,
+    path: String,
+}
+
+fn load_err(path: &str, e: impl std::fmt::Display) -> EngineError {
+    EngineError::Load {
+        engine: "tract",
+        model: path.to_string(),
+        reason: crate::model::sanitize(&format!("{e:#}")),
+    }
+}
+
+impl TractEngine {
+    pub fn open(
+        model: &Model,
+        outputs: &[String],
+        opts: &EngineOptions,
+    ) -> Result<TractEngine, EngineError> {
+        let path = model.path.display().to_string();
+        // tract runs single-threaded here (its multi-threaded kernels are a build feature that
+        // would rebuild the whole engine); --threads applies to ONNX Runtime.
+        let _ = opts.threads;
+        let bytes = model.with_outputs(outputs);
+        let onnx = tract_onnx::onnx();
+        let proto = onnx
+            .proto_model_for_read(&mut bytes.as_slice())
+            .map_err(|e| load_err(&path, e))?;
+        let dir = model.dir();
+        let parsed = onnx
+            .parse(&proto, dir.to_str())
+            .map_err(|e| load_err(&path, e))?;
+        if !parsed.unresolved_inputs.is_empty() {
+            return Err(load_err(
+                &path,
+                format!("unresolved inputs {:?}", parsed.unresolved_inputs),
+            ));
+        }
+        // The ONNX outputs are the graph's own, then the appended ones, in that order.
+        let mut all: Vec<String> = model.graph_outputs.clone();
+        all.extend(outputs.iter().filter(|o| !model.graph_outputs.contains(o)).cloned());
+        let output_positions = outputs
+            .iter()
+            .map(|o| all.iter().position(|a| a == o).unwrap_or(usize::MAX))
+            .collect();
+        Ok(TractEngine {
+            model: parsed.model,
+            output_positions,
+            outputs: outputs.to_vec(),
+            plans: HashMap::new(),
+            path,
+        })
+    }
+
+    fn plan_for(&mut self, shape: &[usize]) -> Result<Arc<Plan>, EngineError> {
+        if let Some(plan) = self.plans.get(shape) {
+            return Ok(plan.clone());
+        }
+        let path = self.path.clone();
+        let plan = self
+            .model
+            .clone()
+            .with_input_fact(0, f32::fact(shape).into())
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| load_err(&path, e))?;
+        self.plans.insert(shape.to_vec(), plan.clone());
+        Ok(plan)
+    }
+}
+
+impl Engine for TractEngine {
+    fn label(&self) -> String {
+        format!("tract {} (cpu)", env!("FEATSCOPE_TRACT_VERSION"))
+    }
+
+    fn run(&mut self, input: &InputTensor) -> Result<Vec<RawTensor>, EngineError> {
+        let path = self.path.clone();
+        let run_err = |e: &dyn std::fmt::Display| EngineError::Run {
+            engine: "tract",
+            model: path.clone(),
+            reason: crate::model::sanitize(&format!("{e:#}")),
+        };
+        let plan = self.plan_for(&input.shape)?;
+        let tensor = Tensor::from_shape(&input.shape, &input.data).map_err(|e| run_err(&e))?;
+        let mut results = plan
+            .run(tvec!(tensor.into_tvalue()))
+            .map_err(|e| run_err(&e))?;
+        let mut out = Vec::with_capacity(self.outputs.len());
+        for (name, &pos) in self.outputs.iter().zip(&self.output_positions) {
+            let Some(value) = results.get_mut(pos) else {
+                return Err(run_err(&format!("no output for '{name}'")));
+            };
+            // Take the value out, leaving a scalar, so each tensor is freed as soon as it is copied.
+            let value = std::mem::replace(value, Tensor::from(0f32).into_tvalue()).into_tensor();
+            let shape = value.shape().to_vec();
+            let data = match value.datum_type() {
+                DatumType::F32 => TensorData::F32(
+                    value
+                        .to_plain_array_view::<f32>()
+                        .map_err(|e| run_err(&e))?
+                        .iter()
+                        .copied()
+                        .collect(),
+                ),
+                DatumType::F64 => TensorData::F32(
+                    value
+                        .to_plain_array_view::<f64>()
+                        .map_err(|e| run_err(&e))?
+                        .iter()
+                        .map(|&v| v as f32)
+                        .collect(),
+                ),
+                other => TensorData::Unsupported(format!("{other:?}").to_lowercase()),
+            };
+            out.push(RawTensor {
+                name: name.clone(),
+                shape,
+                data,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,14 @@
+//! featscope: run an ONNX CNN on an image and look at every layer's feature maps.
+//!
+//! Data flows one way: `model + image → engine → activations → render → tui | snapshot`.
+
+pub mod activations;
+pub mod engine;
+pub mod model;
+pub mod pipeline;
+pub mod preprocess;
+pub mod render;
+pub mod cli;
+pub mod doctor;
+pub mod snapshot;
+pub mod tui;

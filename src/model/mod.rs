@@ -1,0 +1,451 @@
+//! Opening an ONNX file and discovering which of its tensors can be shown as layers.
+//!
+//! Only the graph's structure is decoded (names, ops, shapes); weights stay untouched in the
+//! original bytes. Every node output that depends on the image — not only on weights — becomes
+//! a candidate layer, in graph order.
+
+pub mod builder;
+pub mod proto;
+
+use bytes::Bytes;
+use prost::Message;
+use proto::{data_type, GraphProto, ModelProto, ValueInfoProto};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not an ONNX model ({reason})")]
+    NotOnnx { path: String, reason: String },
+    #[error("{path}: external data file '{location}' (for weight '{tensor}') {problem}")]
+    ExternalData {
+        path: String,
+        location: String,
+        tensor: String,
+        problem: String,
+    },
+    #[error("{path}: {reason}")]
+    Input { path: String, reason: String },
+}
+
+/// One dimension of a shape as the model declares it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Dim {
+    Fixed(i64),
+    Symbolic(String),
+}
+
+impl Dim {
+    pub fn fixed(&self) -> Option<i64> {
+        match self {
+            Dim::Fixed(v) if *v > 0 => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Fixed(v) => write!(f, "{v}"),
+            Dim::Symbolic(s) if s.is_empty() => write!(f, "?"),
+            Dim::Symbolic(s) => write!(f, "{}", sanitize(s)),
+        }
+    }
+}
+
+/// Where the channel axis of a 4-D tensor lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Layout {
+    #[serde(rename = "NCHW")]
+    Nchw,
+    #[serde(rename = "NHWC")]
+    Nhwc,
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layout::Nchw => "NCHW",
+            Layout::Nhwc => "NHWC",
+        })
+    }
+}
+
+/// A declared tensor type: element type code (see [`proto::data_type`]) and shape, either may be unknown.
+#[derive(Clone, Debug, Default)]
+pub struct DeclaredType {
+    pub elem_type: Option<i32>,
+    pub dims: Option<Vec<Dim>>,
+}
+
+/// A graph input that is fed at run time (not an initializer).
+#[derive(Clone, Debug)]
+pub struct GraphInput {
+    pub name: String,
+    pub declared: DeclaredType,
+}
+
+/// A tensor that can become a layer: a node output that depends on the input image.
+#[derive(Clone, Debug)]
+pub struct TensorSite {
+    /// Position among the exposed tensors, in graph order.
+    pub index: usize,
+    /// The tensor's name in the graph (what engines are asked for).
+    pub tensor: String,
+    /// What users see and type: the node name, else the output name; unique, control characters removed.
+    pub display: String,
+    pub op: String,
+    pub declared: DeclaredType,
+    /// The channel axis if this tensor is 4-D, traced from the input through the graph.
+    pub layout: Layout,
+}
+
+#[derive(Clone)]
+pub struct Model {
+    pub path: PathBuf,
+    /// The file as read; engines get these bytes, plus an appended output list.
+    pub bytes: Bytes,
+    pub ir_version: i64,
+    pub opset: i64,
+    pub producer: String,
+    pub graph_name: String,
+    pub metadata: Vec<(String, String)>,
+    pub inputs: Vec<GraphInput>,
+    pub graph_outputs: Vec<String>,
+    pub sites: Vec<TensorSite>,
+    pub has_external_data: bool,
+}
+
+impl fmt::Debug for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Model")
+            .field("path", &self.path)
+            .field("sites", &self.sites.len())
+            .finish()
+    }
+}
+
+/// Removes control characters (ESC, BEL, CR, …) so strings from a model cannot drive the terminal.
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+fn declared_type(v: &ValueInfoProto) -> DeclaredType {
+    let Some(t) = v.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()) else {
+        return DeclaredType::default();
+    };
+    DeclaredType {
+        elem_type: (t.elem_type != 0).then_some(t.elem_type),
+        dims: t.shape.as_ref().map(|s| {
+            s.dim
+                .iter()
+                .map(|d| match (&d.dim_value, &d.dim_param) {
+                    (Some(v), _) if *v > 0 => Dim::Fixed(*v),
+                    (_, Some(p)) => Dim::Symbolic(p.clone()),
+                    _ => Dim::Symbolic(String::new()),
+                })
+                .collect()
+        }),
+    }
+}
+
+impl Model {
+    pub fn open(path: &Path) -> Result<Model, ModelError> {
+        let shown = path.display().to_string();
+        let data = std::fs::read(path).map_err(|source| ModelError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::from_bytes(path, Bytes::from(data))
+    }
+
+    pub fn from_bytes(path: &Path, bytes: Bytes) -> Result<Model, ModelError> {
+        let shown = path.display().to_string();
+        let not_onnx = |reason: String| ModelError::NotOnnx {
+            path: shown.clone(),
+            reason,
+        };
+        if bytes.is_empty() {
+            return Err(not_onnx("the file is empty".into()));
+        }
+        let proto = ModelProto::decode(bytes.clone())
+            .map_err(|e| not_onnx(format!("truncated or corrupt protobuf: {e}")))?;
+        if !(1..=64).contains(&proto.ir_version) {
+            return Err(not_onnx(format!("IR version {} is not valid", proto.ir_version)));
+        }
+        let graph = proto
+            .graph
+            .as_ref()
+            .filter(|g| !g.node.is_empty())
+            .ok_or_else(|| not_onnx("it has no graph".into()))?;
+        // Every IR ≥ 3 model names its opsets; their absence means the tail of the file is missing.
+        let opset = proto
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map(|o| o.version);
+        let opset = match opset {
+            Some(v) => v,
+            None if proto.ir_version < 3 => 1,
+            None => {
+                return Err(not_onnx(
+                    "no opset_import; the file looks truncated".into(),
+                ))
+            }
+        };
+        let has_external_data = check_external_data(path, graph)?;
+        let initializers: HashSet<&str> =
+            graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        let inputs: Vec<GraphInput> = graph
+            .input
+            .iter()
+            .filter(|i| !initializers.contains(i.name.as_str()))
+            .map(|i| GraphInput {
+                name: i.name.clone(),
+                declared: declared_type(i),
+            })
+            .collect();
+        check_graph_complete(&shown, graph, &initializers)?;
+        let sites = discover_sites(graph, &inputs);
+        Ok(Model {
+            path: path.to_path_buf(),
+            bytes,
+            ir_version: proto.ir_version,
+            opset,
+            producer: sanitize(&proto.producer_name),
+            graph_name: sanitize(&graph.name),
+            metadata: proto
+                .metadata_props
+                .iter()
+                .map(|p| (sanitize(&p.key), sanitize(&p.value)))
+                .collect(),
+            inputs,
+            graph_outputs: graph.output.iter().map(|o| o.name.clone()).collect(),
+            sites,
+            has_external_data,
+        })
+    }
+
+    /// The model with `names` added as graph outputs, so engines return those tensors.
+    ///
+    /// Appends an encoded `ModelProto { graph { output } }` to the original bytes: protobuf merges
+    /// a repeated embedded message field by concatenation, so this costs microseconds where a
+    /// re-serialisation of the weights would cost a copy of the whole file.
+    pub fn with_outputs(&self, names: &[String]) -> Vec<u8> {
+        let existing: HashSet<&str> = self.graph_outputs.iter().map(String::as_str).collect();
+        let extra = ModelProto {
+            graph: Some(GraphProto {
+                output: names
+                    .iter()
+                    .filter(|n| !existing.contains(n.as_str()))
+                    .map(|n| ValueInfoProto {
+                        name: n.clone(),
+                        r#type: None,
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut out = Vec::with_capacity(self.bytes.len() + 64 * names.len());
+        out.extend_from_slice(&self.bytes);
+        extra.encode(&mut out).expect("Vec grows as needed");
+        out
+    }
+
+    /// The folder that relative external-data locations are resolved against.
+    pub fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    pub fn site(&self, tensor: &str) -> Option<&TensorSite> {
+        self.sites.iter().find(|s| s.tensor == tensor)
+    }
+}
+
+fn check_external_data(path: &Path, graph: &GraphProto) -> Result<bool, ModelError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut any = false;
+    for t in graph
+        .initializer
+        .iter()
+        .filter(|t| t.data_location == proto::DATA_LOCATION_EXTERNAL)
+    {
+        any = true;
+        let get = |k: &str| {
+            t.external_data
+                .iter()
+                .find(|e| e.key == k)
+                .map(|e| e.value.clone())
+        };
+        let location = get("location").unwrap_or_default();
+        let err = |problem: String| ModelError::ExternalData {
+            path: path.display().to_string(),
+            location: sanitize(&location),
+            tensor: sanitize(&t.name),
+            problem,
+        };
+        if location.is_empty() || Path::new(&location).is_absolute() || location.contains("..") {
+            return Err(err("is not a plain relative file name".into()));
+        }
+        let file = dir.join(&location);
+        let len = std::fs::metadata(&file)
+            .map_err(|e| err(format!("is missing ({e})")))?
+            .len();
+        let offset: u64 = get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: u64 = get("length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        if offset + length > len {
+            return Err(err(format!(
+                "is too short: {len} bytes, the weight needs bytes {offset}..{}",
+                offset + length
+            )));
+        }
+    }
+    Ok(any)
+}
+
+/// Rejects graphs whose nodes read tensors that nothing produces (a cut-off file, a broken export).
+fn check_graph_complete(
+    shown: &str,
+    graph: &GraphProto,
+    initializers: &HashSet<&str>,
+) -> Result<(), ModelError> {
+    let mut known: HashSet<&str> = initializers.clone();
+    known.extend(graph.input.iter().map(|i| i.name.as_str()));
+    known.insert("");
+    for node in &graph.node {
+        if let Some(missing) = node.input.iter().find(|i| !known.contains(i.as_str())) {
+            // Sub-graph ops (If/Loop/Scan) may read outer-scope names; only plain ops are checked.
+            if !matches!(node.op_type.as_str(), "If" | "Loop" | "Scan") {
+                return Err(ModelError::NotOnnx {
+                    path: shown.to_string(),
+                    reason: format!(
+                        "node '{}' reads '{}', which no node, input or weight produces",
+                        sanitize(&node.name),
+                        sanitize(missing)
+                    ),
+                });
+            }
+        }
+        known.extend(node.output.iter().map(String::as_str));
+    }
+    Ok(())
+}
+
+/// Guesses the layout of an image-like 4-D input from its declared dims.
+pub fn input_layout(dims: Option<&[Dim]>) -> Layout {
+    let is_chan = |d: &Dim| matches!(d.fixed(), Some(1 | 3 | 4));
+    match dims {
+        Some(d) if d.len() == 4 && !is_chan(&d[1]) && is_chan(&d[3]) => Layout::Nhwc,
+        _ => Layout::Nchw,
+    }
+}
+
+fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> {
+    let mut declared: HashMap<&str, DeclaredType> = HashMap::new();
+    for v in graph.value_info.iter().chain(&graph.output) {
+        declared.insert(&v.name, declared_type(v));
+    }
+    // Tensors computed from the image; everything else is weights or constants.
+    let mut dynamic: HashSet<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+    let mut layouts: HashMap<&str, Layout> = inputs
+        .iter()
+        .map(|i| (i.name.as_str(), input_layout(i.declared.dims.as_deref())))
+        .collect();
+    let mut raw: Vec<(String, String, String, Layout)> = Vec::new();
+    for node in &graph.node {
+        if !node.input.iter().any(|i| dynamic.contains(i.as_str())) {
+            continue;
+        }
+        let layout = node_layout(node, &layouts);
+        for out in node.output.iter().filter(|o| !o.is_empty()) {
+            dynamic.insert(out);
+            layouts.insert(out, layout);
+            raw.push((
+                out.clone(),
+                node.name.clone(),
+                node.op_type.clone(),
+                layout,
+            ));
+        }
+    }
+    // Display names: the node's name when it has one exposed output, else the tensor's name.
+    let node_output_count: HashMap<&str, usize> = raw.iter().fold(HashMap::new(), |mut m, r| {
+        *m.entry(r.1.as_str()).or_default() += 1;
+        m
+    });
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    raw.iter()
+        .enumerate()
+        .map(|(index, (tensor, node, op, layout))| {
+            let base = if !node.is_empty() && node_output_count.get(node.as_str()) == Some(&1) {
+                node
+            } else {
+                tensor
+            };
+            let mut display = sanitize(base);
+            let count = seen.entry(display.clone()).or_default();
+            *count += 1;
+            if *count > 1 {
+                display = format!("{display}#{count}");
+            }
+            TensorSite {
+                index,
+                tensor: tensor.clone(),
+                display,
+                op: sanitize(op),
+                declared: declared.get(tensor.as_str()).cloned().unwrap_or_default(),
+                layout: *layout,
+            }
+        })
+        .collect()
+}
+
+/// ONNX operators compute in NCHW; only a Transpose moves the channel axis, and element-wise ops
+/// keep their input's layout. Tracing this is how tf2onnx graphs that stay NHWC are read right.
+fn node_layout(node: &proto::NodeProto, layouts: &HashMap<&str, Layout>) -> Layout {
+    let first = node
+        .input
+        .iter()
+        .find_map(|i| layouts.get(i.as_str()).copied())
+        .unwrap_or(Layout::Nchw);
+    match node.op_type.as_str() {
+        "Conv" | "ConvTranspose" | "MaxPool" | "AveragePool" | "GlobalAveragePool"
+        | "GlobalMaxPool" | "BatchNormalization" | "InstanceNormalization" | "LRN"
+        | "Upsample" | "Resize" | "DepthToSpace" | "SpaceToDepth" | "ConvInteger"
+        | "QLinearConv" | "LpPool" => Layout::Nchw,
+        "Transpose" => {
+            let perm = node
+                .attribute
+                .iter()
+                .find(|a| a.name == "perm")
+                .map(|a| a.ints.as_slice())
+                .unwrap_or(&[]);
+            match perm {
+                [0, 2, 3, 1] => Layout::Nhwc,
+                [0, 3, 1, 2] => Layout::Nchw,
+                _ => first,
+            }
+        }
+        _ => first,
+    }
+}
+
+/// Human name of an element type code, for messages and tables.
+pub fn elem_type_name(code: i32) -> &'static str {
+    data_type::name(code)
+}

@@ -1,0 +1,378 @@
+//! Image → input tensor: decode, resize or crop, channel order, scaling, layout.
+
+use crate::engine::InputTensor;
+use crate::model::{input_layout, Dim, Layout, Model};
+use image::imageops::FilterType;
+use image::{DynamicImage, RgbImage};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("{path}: {reason}")]
+    Image { path: String, reason: String },
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Input conventions users know by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// 0..255, BGR (as OpenCV reads): the seed's custom CNN.
+    Raw,
+    /// Keras VGG: BGR minus [103.939, 116.779, 123.68].
+    Caffe,
+    /// PyTorch/torchvision: RGB/255, ImageNet mean/std.
+    Torch,
+    /// x/127.5 − 1 (Keras MobileNet, Inception).
+    Tf,
+    /// (x − 127)/128: EfficientNet-Lite.
+    Lite,
+    /// x/255.
+    Unit,
+}
+
+impl Preset {
+    /// (scale applied to 0..255 pixels, mean, std, BGR order). Mean/std are in the tensor's channel order.
+    pub fn params(self) -> (f32, [f32; 3], [f32; 3], bool) {
+        match self {
+            Preset::Raw => (1.0, [0.0; 3], [1.0; 3], true),
+            Preset::Caffe => (1.0, [103.939, 116.779, 123.68], [1.0; 3], true),
+            Preset::Torch => (
+                1.0 / 255.0,
+                [0.485, 0.456, 0.406],
+                [0.229, 0.224, 0.225],
+                false,
+            ),
+            Preset::Tf => (1.0, [127.5; 3], [127.5; 3], false),
+            Preset::Lite => (1.0, [127.0; 3], [128.0; 3], false),
+            Preset::Unit => (1.0 / 255.0, [0.0; 3], [1.0; 3], false),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResizeMode {
+    /// Stretch the whole image to the input size.
+    Squash,
+    /// Scale the shorter side, then cut the centre.
+    Crop,
+}
+
+/// What the user (or a model's sidecar file) asked for; unset fields fall back to defaults.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessOptions {
+    pub preset: Option<Preset>,
+    pub mean: Option<[f32; 3]>,
+    pub std: Option<[f32; 3]>,
+    pub bgr: Option<bool>,
+    /// (width, height)
+    #[serde(skip)]
+    pub size: Option<(u32, u32)>,
+    pub resize: Option<ResizeMode>,
+    /// For `crop`: the part of the resized image kept (0.875 = shorter side to 256, crop 224).
+    pub crop_fraction: Option<f32>,
+    #[serde(skip)]
+    pub max_side: Option<u32>,
+    /// A labels file (one class per line), relative to the model's folder.
+    pub labels: Option<String>,
+}
+
+impl PreprocessOptions {
+    /// `self` where set, else `fallback`.
+    pub fn or(self, fallback: &PreprocessOptions) -> PreprocessOptions {
+        PreprocessOptions {
+            preset: self.preset.or(fallback.preset),
+            mean: self.mean.or(fallback.mean),
+            std: self.std.or(fallback.std),
+            bgr: self.bgr.or(fallback.bgr),
+            size: self.size.or(fallback.size),
+            resize: self.resize.or(fallback.resize),
+            crop_fraction: self.crop_fraction.or(fallback.crop_fraction),
+            max_side: self.max_side.or(fallback.max_side),
+            labels: self.labels.or_else(|| fallback.labels.clone()),
+        }
+    }
+
+    pub fn max_side(&self) -> u32 {
+        self.max_side.unwrap_or(DEFAULT_MAX_SIDE)
+    }
+}
+
+pub const DEFAULT_MAX_SIDE: u32 = 1024;
+
+/// The model's sidecar `<model>.featscope.json`, if any: the defaults bundled models carry.
+pub fn sidecar_options(model_path: &Path) -> Result<PreprocessOptions, PreprocessError> {
+    let sidecar = model_path.with_extension("featscope.json");
+    let text = match std::fs::read_to_string(&sidecar) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(PreprocessOptions::default())
+        }
+        Err(e) => {
+            return Err(PreprocessError::Input(format!(
+                "{}: cannot read: {e}",
+                sidecar.display()
+            )))
+        }
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| PreprocessError::Input(format!("{}: {e}", sidecar.display())))
+}
+
+/// What the model's image input looks like.
+#[derive(Clone, Debug)]
+pub struct InputGeometry {
+    pub name: String,
+    pub layout: Layout,
+    pub channels: usize,
+    /// Fixed (width, height), or `None` when the model takes any size.
+    pub fixed_size: Option<(u32, u32)>,
+}
+
+/// Picks the model input featscope feeds and reads its layout and size.
+pub fn input_geometry(model: &Model, wanted: Option<&str>) -> Result<InputGeometry, PreprocessError> {
+    let shown = model.path.display();
+    let describe = |i: &crate::model::GraphInput| {
+        let dims = i
+            .declared
+            .dims
+            .as_ref()
+            .map(|d| d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("×"))
+            .unwrap_or_else(|| "?".into());
+        format!("'{}' {} [{dims}]", crate::model::sanitize(&i.name), i.declared.elem_type.map(crate::model::elem_type_name).unwrap_or("?"))
+    };
+    let input = match wanted {
+        Some(name) => model.inputs.iter().find(|i| i.name == name).ok_or_else(|| {
+            PreprocessError::Input(format!(
+                "{shown}: no input named '{}'; inputs: {}",
+                crate::model::sanitize(name),
+                model.inputs.iter().map(describe).collect::<Vec<_>>().join(", ")
+            ))
+        })?,
+        None => match model.inputs.as_slice() {
+            [only] => only,
+            [] => return Err(PreprocessError::Input(format!("{shown}: the model has no input"))),
+            several => {
+                let image_like = several.iter().find(|i| is_image_like(i)).map(describe);
+                return Err(PreprocessError::Input(format!(
+                    "{shown}: the model has {} inputs ({}); featscope feeds one image{}",
+                    several.len(),
+                    several.iter().map(describe).collect::<Vec<_>>().join(", "),
+                    image_like
+                        .map(|d| format!(": {d} looks like one (choose with --input NAME)"))
+                        .unwrap_or_default()
+                )));
+            }
+        },
+    };
+    if model.inputs.len() > 1 {
+        return Err(PreprocessError::Input(format!(
+            "{shown}: the model needs {} inputs and featscope feeds only {}; the others cannot be fed",
+            model.inputs.len(),
+            describe(input)
+        )));
+    }
+    if !is_image_like(input) {
+        return Err(PreprocessError::Input(format!(
+            "{shown}: input {} is not an image (featscope needs a float tensor [N, C, H, W] or [N, H, W, C] with 1 or 3 channels)",
+            describe(input)
+        )));
+    }
+    let dims = input.declared.dims.as_deref().unwrap_or(&[]);
+    let layout = input_layout(Some(dims));
+    let (c, h, w) = match layout {
+        Layout::Nchw => (&dims[1], &dims[2], &dims[3]),
+        Layout::Nhwc => (&dims[3], &dims[1], &dims[2]),
+    };
+    let channels = c.fixed().unwrap_or(3) as usize;
+    let fixed_size = match (w.fixed(), h.fixed()) {
+        (Some(w), Some(h)) => Some((w as u32, h as u32)),
+        _ => None,
+    };
+    Ok(InputGeometry {
+        name: input.name.clone(),
+        layout,
+        channels,
+        fixed_size,
+    })
+}
+
+fn is_image_like(input: &crate::model::GraphInput) -> bool {
+    let float = matches!(input.declared.elem_type, None | Some(1) | Some(11) | Some(10));
+    let dims = input.declared.dims.as_deref();
+    let rank4 = dims.is_some_and(|d| d.len() == 4);
+    let chan_ok = dims.is_some_and(|d| {
+        let c = match input_layout(Some(d)) {
+            Layout::Nchw => &d[1],
+            Layout::Nhwc => &d[3],
+        };
+        matches!(c, Dim::Symbolic(_)) || matches!(c.fixed(), Some(1 | 3))
+    });
+    float && rank4 && chan_ok
+}
+
+pub fn load_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
+    let err = |reason: String| PreprocessError::Image {
+        path: path.display().to_string(),
+        reason,
+    };
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| err(format!("cannot read: {e}")))?
+        .with_guessed_format()
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    if reader.format().is_none() {
+        return Err(err("not an image (unknown format)".into()));
+    }
+    let img = reader
+        .decode()
+        .map_err(|e| err(format!("not a readable image: {e}")))?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err(err(format!("the image is {}×{}", img.width(), img.height())));
+    }
+    Ok(img)
+}
+
+/// The image as fed to the model: the tensor, plus the resized RGB picture for overlays.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub tensor: InputTensor,
+    pub shown: RgbImage,
+    /// One line for humans: "451×300 → crop 224×224, lite (x−127)/128, RGB, NCHW".
+    pub description: String,
+}
+
+pub fn prepare(
+    img: &DynamicImage,
+    image_path: &Path,
+    geometry: &InputGeometry,
+    opts: &PreprocessOptions,
+) -> Result<Prepared, PreprocessError> {
+    let (iw, ih) = (img.width(), img.height());
+    let image_err = |reason: String| PreprocessError::Image {
+        path: image_path.display().to_string(),
+        reason,
+    };
+    let mode = opts.resize;
+    let target = match (geometry.fixed_size, opts.size) {
+        (Some(fixed), Some(asked)) if fixed != asked => {
+            return Err(PreprocessError::Input(format!(
+                "--size {}x{}: the model's input is fixed at {}x{}",
+                asked.0, asked.1, fixed.0, fixed.1
+            )))
+        }
+        (Some(fixed), _) => fixed,
+        (None, Some(asked)) => asked,
+        (None, None) => {
+            let max_side = opts.max_side();
+            if iw.max(ih) <= max_side {
+                (iw, ih)
+            } else if mode.is_some() {
+                let s = max_side as f64 / iw.max(ih) as f64;
+                (
+                    ((iw as f64 * s).round() as u32).max(1),
+                    ((ih as f64 * s).round() as u32).max(1),
+                )
+            } else {
+                return Err(image_err(format!(
+                    "the image is {iw}×{ih}, over --max-side {max_side}; pass --resize squash, --size WxH or a larger --max-side"
+                )));
+            }
+        }
+    };
+    if target.0 == 0 || target.1 == 0 {
+        return Err(PreprocessError::Input(format!(
+            "input size {}x{} is empty",
+            target.0, target.1
+        )));
+    }
+    let rgb = img.to_rgb8();
+    let mode = mode.unwrap_or(ResizeMode::Squash);
+    let (shown, how) = if (iw, ih) == target {
+        (rgb, "native".to_string())
+    } else {
+        match mode {
+            ResizeMode::Squash => (
+                image::imageops::resize(&rgb, target.0, target.1, FilterType::CatmullRom),
+                format!("squash {}×{}", target.0, target.1),
+            ),
+            ResizeMode::Crop => {
+                let fraction = opts.crop_fraction.unwrap_or(1.0).clamp(0.05, 1.0) as f64;
+                let s = (target.0 as f64 / iw as f64).max(target.1 as f64 / ih as f64) / fraction;
+                let rw = ((iw as f64 * s).round() as u32).max(target.0);
+                let rh = ((ih as f64 * s).round() as u32).max(target.1);
+                let resized = image::imageops::resize(&rgb, rw, rh, FilterType::CatmullRom);
+                let x = (rw - target.0) / 2;
+                let y = (rh - target.1) / 2;
+                (
+                    image::imageops::crop_imm(&resized, x, y, target.0, target.1).to_image(),
+                    format!("resize {rw}×{rh}, crop {}×{}", target.0, target.1),
+                )
+            }
+        }
+    };
+    let preset = opts.preset.unwrap_or(Preset::Torch);
+    let (scale, preset_mean, preset_std, preset_bgr) = preset.params();
+    let mean = opts.mean.unwrap_or(preset_mean);
+    let std = opts.std.unwrap_or(preset_std);
+    let bgr = opts.bgr.unwrap_or(preset_bgr);
+    if std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
+        return Err(PreprocessError::Input("--std values must be non-zero".into()));
+    }
+    let (w, h) = (shown.width() as usize, shown.height() as usize);
+    let c = geometry.channels;
+    let mut data = vec![0f32; c * h * w];
+    for (x, y, px) in shown.enumerate_pixels() {
+        let [r, g, b] = px.0;
+        let values: [f32; 3] = if c == 1 {
+            // ITU-R BT.601 luma, as image::imageops::grayscale computes it.
+            let luma = (0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32).round();
+            [luma, 0.0, 0.0]
+        } else if bgr {
+            [b as f32, g as f32, r as f32]
+        } else {
+            [r as f32, g as f32, b as f32]
+        };
+        for ch in 0..c {
+            let v = (values[ch] * scale - mean[ch]) / std[ch];
+            let (x, y) = (x as usize, y as usize);
+            let idx = match geometry.layout {
+                Layout::Nchw => (ch * h + y) * w + x,
+                Layout::Nhwc => (y * w + x) * c + ch,
+            };
+            data[idx] = v;
+        }
+    }
+    let shape = match geometry.layout {
+        Layout::Nchw => vec![1, c, h, w],
+        Layout::Nhwc => vec![1, h, w, c],
+    };
+    let order = if c == 1 {
+        "luma"
+    } else if bgr {
+        "BGR"
+    } else {
+        "RGB"
+    };
+    let custom = if opts.mean.is_some() || opts.std.is_some() {
+        " (custom mean/std)"
+    } else {
+        ""
+    };
+    let preset_name = format!("{preset:?}").to_lowercase();
+    let description = format!(
+        "{iw}×{ih} → {how}, {preset_name}{custom}, {order}, {}",
+        geometry.layout
+    );
+    Ok(Prepared {
+        tensor: InputTensor {
+            name: geometry.name.clone(),
+            shape,
+            data,
+        },
+        shown,
+        description,
+    })
+}

@@ -1,0 +1,87 @@
+//! Colormaps as 256-entry lookup tables built from `colorous` (the matplotlib / d3 maps).
+
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Colormap {
+    /// matplotlib's default.
+    #[default]
+    Viridis,
+    Magma,
+    Inferno,
+    Plasma,
+    /// Black (low) to white (high).
+    Gray,
+    Turbo,
+}
+
+impl Colormap {
+    pub const ALL: [Colormap; 6] = [
+        Colormap::Viridis,
+        Colormap::Magma,
+        Colormap::Inferno,
+        Colormap::Plasma,
+        Colormap::Gray,
+        Colormap::Turbo,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Colormap::Viridis => "viridis",
+            Colormap::Magma => "magma",
+            Colormap::Inferno => "inferno",
+            Colormap::Plasma => "plasma",
+            Colormap::Gray => "gray",
+            Colormap::Turbo => "turbo",
+        }
+    }
+
+    /// The next colormap in [`Colormap::ALL`], wrapping around.
+    pub fn next(self) -> Colormap {
+        let i = Colormap::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        Colormap::ALL[(i + 1) % Colormap::ALL.len()]
+    }
+
+    /// 256 RGB colours, low to high.
+    pub fn lut(self) -> &'static [[u8; 3]; 256] {
+        static LUTS: OnceLock<Vec<[[u8; 3]; 256]>> = OnceLock::new();
+        let luts = LUTS.get_or_init(|| {
+            Colormap::ALL
+                .iter()
+                .map(|c| {
+                    let mut lut = [[0u8; 3]; 256];
+                    for (i, entry) in lut.iter_mut().enumerate() {
+                        let color = match c {
+                            Colormap::Viridis => colorous::VIRIDIS.eval_rational(i, 256),
+                            Colormap::Magma => colorous::MAGMA.eval_rational(i, 256),
+                            Colormap::Inferno => colorous::INFERNO.eval_rational(i, 256),
+                            Colormap::Plasma => colorous::PLASMA.eval_rational(i, 256),
+                            // colorous' GREYS runs white → black; reversed so high is bright.
+                            Colormap::Gray => colorous::GREYS.eval_rational(255 - i, 256),
+                            Colormap::Turbo => colorous::TURBO.eval_rational(i, 256),
+                        };
+                        *entry = [color.r, color.g, color.b];
+                    }
+                    lut
+                })
+                .collect()
+        });
+        let i = Colormap::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        &luts[i]
+    }
+
+    /// The colour of `t` in 0..=1 (clamped; NaN maps to the low end).
+    pub fn color(self, t: f32) -> [u8; 3] {
+        self.lut()[level(t)]
+    }
+}
+
+/// 0..=1 → LUT index, as matplotlib quantises a 256-colour map.
+#[inline]
+pub fn level(t: f32) -> usize {
+    if t.is_nan() {
+        return 0;
+    }
+    ((t * 256.0) as i32).clamp(0, 255) as usize
+}

@@ -1,0 +1,312 @@
+//! Pure functions from activations to pictures: colormaps, normalisation, channel grid, sum
+//! map, overlay, statistics. Nothing here knows about ONNX or terminals.
+
+pub mod colormap;
+mod text;
+
+pub use colormap::Colormap;
+
+use crate::activations::FeatureMaps;
+use image::{Rgb, RgbImage};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    /// Each channel scaled to its own min..max (matplotlib imshow's default).
+    #[default]
+    PerChannel,
+    /// One min..max for the whole layer, so channels compare.
+    PerLayer,
+}
+
+impl Normalization {
+    pub fn toggle(self) -> Self {
+        match self {
+            Normalization::PerChannel => Normalization::PerLayer,
+            Normalization::PerLayer => Normalization::PerChannel,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Normalization::PerChannel => "per-channel",
+            Normalization::PerLayer => "per-layer",
+        }
+    }
+}
+
+/// Gap colour between tiles.
+pub const BACKGROUND: [u8; 3] = [24, 24, 24];
+
+/// The seed's grid rule: rows = round(√n); cols = rows + 1 if √n > rows, else rows.
+pub fn grid_shape(n: usize) -> (usize, usize) {
+    if n == 0 {
+        return (0, 0);
+    }
+    let root = (n as f64).sqrt();
+    let rows = root.round() as usize;
+    let cols = if root > rows as f64 { rows + 1 } else { rows };
+    (rows, cols)
+}
+
+/// Integer upscale so that small maps stay visible: the shorter side reaches `min_side` pixels.
+pub fn auto_scale(height: usize, width: usize, min_side: usize) -> u32 {
+    let short = height.min(width).max(1);
+    min_side.div_ceil(short).clamp(1, 64) as u32
+}
+
+/// Finite min and max of `values` (0, 0 when there is none).
+pub fn min_max(values: &[f32]) -> (f32, f32) {
+    let mut lo = f32::INFINITY;
+    let mut hi = f32::NEG_INFINITY;
+    for &v in values {
+        if v.is_finite() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if lo > hi {
+        (0.0, 0.0)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// Draws `values` (row-major `height × width`) as an image, `scale`× enlarged, mapping `lo..hi`
+/// to the colormap. A constant map (lo == hi) takes the colormap's low end, like matplotlib.
+pub fn colorize(
+    values: &[f32],
+    height: usize,
+    width: usize,
+    (lo, hi): (f32, f32),
+    colormap: Colormap,
+    scale: u32,
+) -> RgbImage {
+    let s = scale.max(1) as usize;
+    let mut img = RgbImage::new((width * s) as u32, (height * s) as u32);
+    paint(&mut img, 0, 0, values, height, width, (lo, hi), colormap, s);
+    img
+}
+
+#[allow(clippy::too_many_arguments)]
+fn paint(
+    img: &mut RgbImage,
+    x0: usize,
+    y0: usize,
+    values: &[f32],
+    height: usize,
+    width: usize,
+    (lo, hi): (f32, f32),
+    colormap: Colormap,
+    s: usize,
+) {
+    let lut = colormap.lut();
+    let range = hi - lo;
+    let inv = if range > 0.0 && range.is_finite() {
+        1.0 / range
+    } else {
+        0.0
+    };
+    let stride = img.width() as usize * 3;
+    let buf: &mut [u8] = img.as_mut();
+    let mut row = vec![0u8; width * s * 3];
+    for y in 0..height {
+        for x in 0..width {
+            let t = (values[y * width + x] - lo) * inv;
+            let rgb = lut[colormap::level(t)];
+            for k in 0..s {
+                row[(x * s + k) * 3..(x * s + k) * 3 + 3].copy_from_slice(&rgb);
+            }
+        }
+        for k in 0..s {
+            let start = (y0 + y * s + k) * stride + x0 * 3;
+            buf[start..start + row.len()].copy_from_slice(&row);
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GridStyle {
+    pub colormap: Colormap,
+    pub normalization: Normalization,
+    /// Pixels per activation value.
+    pub scale: u32,
+    /// Pixels between tiles.
+    pub gap: u32,
+    /// Label each tile `feature_map_i` (or `i` where the tile is too narrow).
+    pub labels: bool,
+}
+
+impl GridStyle {
+    /// Defaults for a layer: viridis, per-channel, maps enlarged to at least 32 px, 2 px gaps.
+    pub fn for_maps(fm: &FeatureMaps) -> GridStyle {
+        GridStyle {
+            colormap: Colormap::Viridis,
+            normalization: Normalization::PerChannel,
+            scale: auto_scale(fm.height, fm.width, 32),
+            gap: 2,
+            labels: false,
+        }
+    }
+}
+
+/// The value range a channel is drawn with.
+pub fn channel_range(fm: &FeatureMaps, c: usize, normalization: Normalization) -> (f32, f32) {
+    match normalization {
+        Normalization::PerChannel => min_max(fm.channel(c)),
+        Normalization::PerLayer => min_max(&fm.data),
+    }
+}
+
+/// One channel as an image.
+pub fn render_channel(fm: &FeatureMaps, c: usize, style: &GridStyle) -> RgbImage {
+    colorize(
+        fm.channel(c),
+        fm.height,
+        fm.width,
+        channel_range(fm, c, style.normalization),
+        style.colormap,
+        style.scale,
+    )
+}
+
+/// The channel grid: `channels` (an order or subset of channel indices) laid out by
+/// [`grid_shape`], one tile each, row by row.
+pub fn render_grid(fm: &FeatureMaps, channels: &[usize], style: &GridStyle) -> RgbImage {
+    let (rows, cols) = grid_shape(channels.len());
+    let s = style.scale.max(1) as usize;
+    let (tw, th) = (fm.width * s, fm.height * s);
+    let gap = style.gap as usize;
+    let label_h = if style.labels { text::HEIGHT + 2 } else { 0 };
+    let width = cols * tw + cols.saturating_sub(1) * gap;
+    let height = rows * (th + label_h) + rows.saturating_sub(1) * gap;
+    let mut img = RgbImage::from_pixel(width.max(1) as u32, height.max(1) as u32, Rgb(BACKGROUND));
+    let layer_range = min_max(&fm.data);
+    for (i, &c) in channels.iter().enumerate() {
+        let (r, col) = (i / cols, i % cols);
+        let x0 = col * (tw + gap);
+        let y0 = r * (th + label_h + gap);
+        if style.labels {
+            let long = format!("feature_map_{c}");
+            let label = if text::width(&long) <= tw {
+                long
+            } else {
+                c.to_string()
+            };
+            text::draw(&mut img, x0, y0 + 1, tw, &label, [230, 230, 230]);
+        }
+        let range = match style.normalization {
+            Normalization::PerChannel => min_max(fm.channel(c)),
+            Normalization::PerLayer => layer_range,
+        };
+        paint(
+            &mut img,
+            x0,
+            y0 + label_h,
+            fm.channel(c),
+            fm.height,
+            fm.width,
+            range,
+            style.colormap,
+            s,
+        );
+    }
+    img
+}
+
+/// The element-wise 1:1 sum of all channels (height × width).
+pub fn channel_sum(fm: &FeatureMaps) -> Vec<f32> {
+    let n = fm.height * fm.width;
+    let mut sum = vec![0f32; n];
+    for c in 0..fm.channels {
+        for (acc, v) in sum.iter_mut().zip(fm.channel(c)) {
+            *acc += v;
+        }
+    }
+    sum
+}
+
+/// The summed map, scaled to its own min..max.
+pub fn render_sum(fm: &FeatureMaps, colormap: Colormap, scale: u32) -> RgbImage {
+    let sum = channel_sum(fm);
+    colorize(&sum, fm.height, fm.width, min_max(&sum), colormap, scale)
+}
+
+/// The summed map, colourised and stretched over `base` (the image as fed), blended with `alpha`
+/// (0 = only the image, 1 = only the map).
+pub fn render_overlay(fm: &FeatureMaps, base: &image::RgbImage, colormap: Colormap, alpha: f32) -> RgbImage {
+    let heat = render_sum(fm, colormap, 1);
+    let heat = image::imageops::resize(
+        &heat,
+        base.width().max(1),
+        base.height().max(1),
+        image::imageops::FilterType::Triangle,
+    );
+    let a = alpha.clamp(0.0, 1.0);
+    let mut out = base.clone();
+    for (o, h) in out.pixels_mut().zip(heat.pixels()) {
+        for k in 0..3 {
+            o.0[k] = (o.0[k] as f32 * (1.0 - a) + h.0[k] as f32 * a).round() as u8;
+        }
+    }
+    out
+}
+
+/// Numbers that describe a layer.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LayerStats {
+    pub min: f32,
+    pub max: f32,
+    pub mean: f32,
+    /// Fraction of values exactly 0 (what ReLU switched off).
+    pub zero_fraction: f32,
+    /// Channels whose every value is 0.
+    pub dead_channels: usize,
+    #[serde(skip)]
+    pub channel_means: Vec<f32>,
+}
+
+pub fn layer_stats(fm: &FeatureMaps) -> LayerStats {
+    let (min, max) = min_max(&fm.data);
+    let mut zeros = 0usize;
+    let mut dead = 0usize;
+    let mut total = 0f64;
+    let mut channel_means = Vec::with_capacity(fm.channels);
+    for c in 0..fm.channels {
+        let ch = fm.channel(c);
+        let mut sum = 0f64;
+        let mut ch_zeros = 0usize;
+        for &v in ch {
+            sum += v as f64;
+            if v == 0.0 {
+                ch_zeros += 1;
+            }
+        }
+        zeros += ch_zeros;
+        if ch_zeros == ch.len() {
+            dead += 1;
+        }
+        total += sum;
+        channel_means.push((sum / ch.len().max(1) as f64) as f32);
+    }
+    let n = fm.data.len().max(1);
+    LayerStats {
+        min,
+        max,
+        mean: (total / n as f64) as f32,
+        zero_fraction: zeros as f32 / n as f32,
+        dead_channels: dead,
+        channel_means,
+    }
+}
+
+/// Channel indices sorted by mean activation, highest first (ties by index).
+pub fn channels_by_mean(stats: &LayerStats) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..stats.channel_means.len()).collect();
+    order.sort_by(|&a, &b| {
+        stats.channel_means[b]
+            .total_cmp(&stats.channel_means[a])
+            .then(a.cmp(&b))
+    });
+    order
+}
