@@ -101,7 +101,10 @@ pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
     let mut layout = site.layout;
     let (kind, data) = match raw.data {
         TensorData::Unsupported(dtype) => (
-            LayerKind::Other(format!("{dtype} tensor; only float tensors are drawn")),
+            LayerKind::Other(format!(
+                "{} tensor; only float tensors are drawn",
+                crate::model::onnx_type_name(&dtype)
+            )),
             LayerData::None,
         ),
         TensorData::F32(values) => {
@@ -115,7 +118,9 @@ pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
                         first.truncate(per_item);
                         let fm = match layout {
                             Layout::Nchw => FeatureMaps::new(*a, *b, *c, first),
-                            Layout::Nhwc => FeatureMaps::new(*c, *a, *b, hwc_to_chw(&first, *a, *b, *c)),
+                            Layout::Nhwc => {
+                                FeatureMaps::new(*c, *a, *b, hwc_to_chw(&first, *a, *b, *c))
+                            }
                         };
                         (LayerKind::FeatureMap, LayerData::FeatureMaps(fm))
                     }
@@ -187,7 +192,10 @@ pub fn top_k(values: &[f32], labels: &[String], k: usize) -> Vec<ClassScore> {
         .take(k)
         .map(|i| ClassScore {
             index: i,
-            label: labels.get(i).cloned().unwrap_or_else(|| format!("class {i}")),
+            label: labels
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("class {i}")),
             probability: probs[i],
         })
         .collect()

@@ -214,7 +214,9 @@ fn parse_triple(s: &str) -> Result<[f32; 3], String> {
     match parts.as_slice() {
         [a] => Ok([*a; 3]),
         [a, b, c] => Ok([*a, *b, *c]),
-        _ => Err(format!("'{s}': expected one or three comma-separated numbers")),
+        _ => Err(format!(
+            "'{s}': expected one or three comma-separated numbers"
+        )),
     }
 }
 
@@ -236,7 +238,9 @@ pub fn bundled(file: &str) -> PathBuf {
     if local.exists() {
         return local;
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(file)
 }
 
 pub const DEFAULT_MODEL: &str = "efficientnet_lite0.onnx";

@@ -6,7 +6,10 @@ use std::path::Path;
 
 pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
     println!("featscope {}", env!("CARGO_PKG_VERSION"));
-    println!("tract:        {} (built in, cpu)", env!("FEATSCOPE_TRACT_VERSION"));
+    println!(
+        "tract:        {} (built in, cpu)",
+        env!("FEATSCOPE_TRACT_VERSION")
+    );
     println!("ONNX Runtime search order:");
     for (path, source, _) in ort_lib::candidates(ort_lib_arg) {
         let verdict = match ort_lib::probe_version(&path) {
@@ -30,7 +33,10 @@ pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
                 Err(_) => "unknown",
             };
             println!("  CUDA:       {}", yes_no(ort::ep::CUDA::is_available()));
-            println!("  TensorRT:   {}", yes_no(ort::ep::TensorRT::is_available()));
+            println!(
+                "  TensorRT:   {}",
+                yes_no(ort::ep::TensorRT::is_available())
+            );
             println!("--backend auto uses: onnxruntime {}", lib.version);
         }
         Err(e) => {

@@ -3,12 +3,12 @@
 //! Data flows one way: `model + image → engine → activations → render → tui | snapshot`.
 
 pub mod activations;
+pub mod cli;
+pub mod doctor;
 pub mod engine;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
 pub mod render;
-pub mod cli;
-pub mod doctor;
 pub mod snapshot;
 pub mod tui;

@@ -224,9 +224,17 @@ fn run_layers(args: LayersArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let name_w = rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(4).max(4);
+    let name_w = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     let op_w = rows.iter().map(|r| r.op.len()).max().unwrap_or(2).max(2);
-    println!("{:>4}  {:name_w$}  {:op_w$}  {:18}  KIND", "#", "NAME", "OP", "SHAPE");
+    println!(
+        "{:>4}  {:name_w$}  {:op_w$}  {:18}  KIND",
+        "#", "NAME", "OP", "SHAPE"
+    );
     for (row, layer) in rows.iter().zip(&acts.layers) {
         let kind = match &row.reason {
             Some(r) => format!("other: {r}"),
@@ -255,4 +263,3 @@ fn run_doctor(args: DoctorArgs) -> Result<ExitCode> {
     featscope::doctor::run(args.ort_lib.as_deref(), !args.no_terminal_query)?;
     Ok(ExitCode::SUCCESS)
 }
-

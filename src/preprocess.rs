@@ -133,28 +133,56 @@ pub struct InputGeometry {
 }
 
 /// Picks the model input featscope feeds and reads its layout and size.
-pub fn input_geometry(model: &Model, wanted: Option<&str>) -> Result<InputGeometry, PreprocessError> {
+pub fn input_geometry(
+    model: &Model,
+    wanted: Option<&str>,
+) -> Result<InputGeometry, PreprocessError> {
     let shown = model.path.display();
     let describe = |i: &crate::model::GraphInput| {
         let dims = i
             .declared
             .dims
             .as_ref()
-            .map(|d| d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("×"))
+            .map(|d| {
+                d.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("×")
+            })
             .unwrap_or_else(|| "?".into());
-        format!("'{}' {} [{dims}]", crate::model::sanitize(&i.name), i.declared.elem_type.map(crate::model::elem_type_name).unwrap_or("?"))
+        format!(
+            "'{}' {} [{dims}]",
+            crate::model::sanitize(&i.name),
+            i.declared
+                .elem_type
+                .map(crate::model::elem_type_name)
+                .unwrap_or("?")
+        )
     };
     let input = match wanted {
-        Some(name) => model.inputs.iter().find(|i| i.name == name).ok_or_else(|| {
-            PreprocessError::Input(format!(
-                "{shown}: no input named '{}'; inputs: {}",
-                crate::model::sanitize(name),
-                model.inputs.iter().map(describe).collect::<Vec<_>>().join(", ")
-            ))
-        })?,
+        Some(name) => model
+            .inputs
+            .iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| {
+                PreprocessError::Input(format!(
+                    "{shown}: no input named '{}'; inputs: {}",
+                    crate::model::sanitize(name),
+                    model
+                        .inputs
+                        .iter()
+                        .map(describe)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?,
         None => match model.inputs.as_slice() {
             [only] => only,
-            [] => return Err(PreprocessError::Input(format!("{shown}: the model has no input"))),
+            [] => {
+                return Err(PreprocessError::Input(format!(
+                    "{shown}: the model has no input"
+                )))
+            }
             several => {
                 let image_like = several.iter().find(|i| is_image_like(i)).map(describe);
                 return Err(PreprocessError::Input(format!(
@@ -201,7 +229,10 @@ pub fn input_geometry(model: &Model, wanted: Option<&str>) -> Result<InputGeomet
 }
 
 fn is_image_like(input: &crate::model::GraphInput) -> bool {
-    let float = matches!(input.declared.elem_type, None | Some(1) | Some(11) | Some(10));
+    let float = matches!(
+        input.declared.elem_type,
+        None | Some(1) | Some(11) | Some(10)
+    );
     let dims = input.declared.dims.as_deref();
     let rank4 = dims.is_some_and(|d| d.len() == 4);
     let chan_ok = dims.is_some_and(|d| {
@@ -230,7 +261,11 @@ pub fn load_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
         .decode()
         .map_err(|e| err(format!("not a readable image: {e}")))?;
     if img.width() == 0 || img.height() == 0 {
-        return Err(err(format!("the image is {}×{}", img.width(), img.height())));
+        return Err(err(format!(
+            "the image is {}×{}",
+            img.width(),
+            img.height()
+        )));
     }
     Ok(img)
 }
@@ -319,7 +354,9 @@ pub fn prepare(
     let std = opts.std.unwrap_or(preset_std);
     let bgr = opts.bgr.unwrap_or(preset_bgr);
     if std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
-        return Err(PreprocessError::Input("--std values must be non-zero".into()));
+        return Err(PreprocessError::Input(
+            "--std values must be non-zero".into(),
+        ));
     }
     let (w, h) = (shown.width() as usize, shown.height() as usize);
     let c = geometry.channels;

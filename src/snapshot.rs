@@ -265,7 +265,9 @@ fn write_layer(
     let (rows, cols) = render::grid_shape(fm.channels);
     let grid = render::render_grid(fm, &channels, &style);
     // The summed map is one picture: enlarged further so small maps read at a glance.
-    let sum_scale = opts.scale.unwrap_or_else(|| render::auto_scale(fm.height, fm.width, 224));
+    let sum_scale = opts
+        .scale
+        .unwrap_or_else(|| render::auto_scale(fm.height, fm.width, 224));
     let sum = render::render_sum(fm, style.colormap, sum_scale);
     let mut files = vec![
         (format!("{stem}_grid.png"), encode_png(&grid)?),
@@ -276,8 +278,9 @@ fn write_layer(
         files.push((format!("{stem}_overlay.png"), encode_png(&overlay)?));
     }
     if opts.npy {
-        let arr = ndarray::Array3::from_shape_vec((fm.channels, fm.height, fm.width), fm.data.clone())
-            .context("activation shape")?;
+        let arr =
+            ndarray::Array3::from_shape_vec((fm.channels, fm.height, fm.width), fm.data.clone())
+                .context("activation shape")?;
         let mut buf = Vec::new();
         ndarray_npy::WriteNpyExt::write_npy(&arr, &mut buf).context("npy encoding failed")?;
         files.push((format!("{stem}.npy"), buf));

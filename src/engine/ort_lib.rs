@@ -44,7 +44,9 @@ pub fn environment() -> Option<&'static ort::environment::Environment> {
 
 /// Warnings and errors ONNX Runtime logged (they are kept, never printed over the TUI).
 pub fn take_log() -> Vec<String> {
-    LOG.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default()
+    LOG.lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default()
 }
 
 /// Every place that would be tried, in order, with whether it is an explicit choice.
@@ -98,14 +100,12 @@ fn library_files_in(dir: &Path) -> Vec<PathBuf> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| {
-                    (n.starts_with("libonnxruntime.so") || n.starts_with("libonnxruntime.")
-                        && n.ends_with(".dylib")
-                        || n == "onnxruntime.dll")
-                        && !n.contains("providers")
-                })
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                (n.starts_with("libonnxruntime.so")
+                    || n.starts_with("libonnxruntime.") && n.ends_with(".dylib")
+                    || n == "onnxruntime.dll")
+                    && !n.contains("providers")
+            })
         })
         .collect();
     found.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
@@ -144,8 +144,8 @@ pub fn probe_version(path: &Path) -> Result<String, String> {
     })?;
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol has this signature in every ONNX Runtime release.
-    let get_base: libloading::Symbol<GetApiBase> = unsafe { lib.get(b"OrtGetApiBase\0") }
-        .map_err(|_| {
+    let get_base: libloading::Symbol<GetApiBase> =
+        unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| {
             format!(
                 "{} is not ONNX Runtime (it has no OrtGetApiBase)",
                 path.display()
@@ -155,7 +155,10 @@ pub fn probe_version(path: &Path) -> Result<String, String> {
     let version = unsafe {
         let base = get_base();
         if base.is_null() {
-            return Err(format!("{}: OrtGetApiBase returned nothing", path.display()));
+            return Err(format!(
+                "{}: OrtGetApiBase returned nothing",
+                path.display()
+            ));
         }
         CStr::from_ptr(((*base).GetVersionString)())
             .to_string_lossy()

@@ -52,7 +52,12 @@ impl TractEngine {
         }
         // The ONNX outputs are the graph's own, then the appended ones, in that order.
         let mut all: Vec<String> = model.graph_outputs.clone();
-        all.extend(outputs.iter().filter(|o| !model.graph_outputs.contains(o)).cloned());
+        all.extend(
+            outputs
+                .iter()
+                .filter(|o| !model.graph_outputs.contains(o))
+                .cloned(),
+        );
         let output_positions = outputs
             .iter()
             .map(|o| all.iter().position(|a| a == o).unwrap_or(usize::MAX))

@@ -181,7 +181,10 @@ impl Model {
         let proto = ModelProto::decode(bytes.clone())
             .map_err(|e| not_onnx(format!("truncated or corrupt protobuf: {e}")))?;
         if !(1..=64).contains(&proto.ir_version) {
-            return Err(not_onnx(format!("IR version {} is not valid", proto.ir_version)));
+            return Err(not_onnx(format!(
+                "IR version {} is not valid",
+                proto.ir_version
+            )));
         }
         let graph = proto
             .graph
@@ -197,11 +200,7 @@ impl Model {
         let opset = match opset {
             Some(v) => v,
             None if proto.ir_version < 3 => 1,
-            None => {
-                return Err(not_onnx(
-                    "no opset_import; the file looks truncated".into(),
-                ))
-            }
+            None => return Err(not_onnx("no opset_import; the file looks truncated".into())),
         };
         let has_external_data = check_external_data(path, graph)?;
         let initializers: HashSet<&str> =
@@ -348,7 +347,7 @@ fn check_graph_complete(
 
 /// Guesses the layout of an image-like 4-D input from its declared dims.
 pub fn input_layout(dims: Option<&[Dim]>) -> Layout {
-    let is_chan = |d: &Dim| matches!(d.fixed(), Some(1 | 3 | 4));
+    let is_chan = |d: &Dim| matches!(d.fixed(), Some(1 | 3));
     match dims {
         Some(d) if d.len() == 4 && !is_chan(&d[1]) && is_chan(&d[3]) => Layout::Nhwc,
         _ => Layout::Nchw,
@@ -375,12 +374,7 @@ fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> 
         for out in node.output.iter().filter(|o| !o.is_empty()) {
             dynamic.insert(out);
             layouts.insert(out, layout);
-            raw.push((
-                out.clone(),
-                node.name.clone(),
-                node.op_type.clone(),
-                layout,
-            ));
+            raw.push((out.clone(), node.name.clone(), node.op_type.clone(), layout));
         }
     }
     // Display names: the node's name when it has one exposed output, else the tensor's name.
@@ -424,10 +418,22 @@ fn node_layout(node: &proto::NodeProto, layouts: &HashMap<&str, Layout>) -> Layo
         .find_map(|i| layouts.get(i.as_str()).copied())
         .unwrap_or(Layout::Nchw);
     match node.op_type.as_str() {
-        "Conv" | "ConvTranspose" | "MaxPool" | "AveragePool" | "GlobalAveragePool"
-        | "GlobalMaxPool" | "BatchNormalization" | "InstanceNormalization" | "LRN"
-        | "Upsample" | "Resize" | "DepthToSpace" | "SpaceToDepth" | "ConvInteger"
-        | "QLinearConv" | "LpPool" => Layout::Nchw,
+        "Conv"
+        | "ConvTranspose"
+        | "MaxPool"
+        | "AveragePool"
+        | "GlobalAveragePool"
+        | "GlobalMaxPool"
+        | "BatchNormalization"
+        | "InstanceNormalization"
+        | "LRN"
+        | "Upsample"
+        | "Resize"
+        | "DepthToSpace"
+        | "SpaceToDepth"
+        | "ConvInteger"
+        | "QLinearConv"
+        | "LpPool" => Layout::Nchw,
         "Transpose" => {
             let perm = node
                 .attribute
@@ -443,6 +449,29 @@ fn node_layout(node: &proto::NodeProto, layouts: &HashMap<&str, Layout>) -> Layo
         }
         _ => first,
     }
+}
+
+/// ONNX's name for an engine's element-type spelling ("i64", "Int64", "f16" → "int64", …).
+pub fn onnx_type_name(engine_name: &str) -> String {
+    let lower = engine_name.to_lowercase();
+    let name = match lower.as_str() {
+        "f16" | "float16" => "float16",
+        "f32" | "float32" => "float32",
+        "f64" | "float64" => "float64",
+        "bf16" | "bfloat16" => "bfloat16",
+        "i8" | "int8" => "int8",
+        "i16" | "int16" => "int16",
+        "i32" | "int32" => "int32",
+        "i64" | "int64" | "tdim" => "int64",
+        "u8" | "uint8" => "uint8",
+        "u16" | "uint16" => "uint16",
+        "u32" | "uint32" => "uint32",
+        "u64" | "uint64" => "uint64",
+        "bool" => "bool",
+        "string" => "string",
+        _ => return sanitize(&lower),
+    };
+    name.to_string()
 }
 
 /// Human name of an element type code, for messages and tables.

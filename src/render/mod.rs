@@ -234,7 +234,12 @@ pub fn render_sum(fm: &FeatureMaps, colormap: Colormap, scale: u32) -> RgbImage 
 
 /// The summed map, colourised and stretched over `base` (the image as fed), blended with `alpha`
 /// (0 = only the image, 1 = only the map).
-pub fn render_overlay(fm: &FeatureMaps, base: &image::RgbImage, colormap: Colormap, alpha: f32) -> RgbImage {
+pub fn render_overlay(
+    fm: &FeatureMaps,
+    base: &image::RgbImage,
+    colormap: Colormap,
+    alpha: f32,
+) -> RgbImage {
     let heat = render_sum(fm, colormap, 1);
     let heat = image::imageops::resize(
         &heat,

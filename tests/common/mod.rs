@@ -1,0 +1,63 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use featscope::activations::Activations;
+use featscope::engine::{ort_lib, Backend, EngineOptions};
+use featscope::model::Model;
+use featscope::pipeline::{Analyzer, RunConfig, Selection};
+use std::path::{Path, PathBuf};
+
+pub fn models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+pub fn model(name: &str) -> PathBuf {
+    models_dir().join(name)
+}
+
+/// Whether ONNX Runtime can be loaded here. Tests that need it skip without it, unless
+/// FEATSCOPE_REQUIRE_ORT=1 (set by .ci/run), where a missing library fails them.
+pub fn ort_available(test: &str) -> bool {
+    match ort_lib::init(None) {
+        Ok(_) => true,
+        Err(e) => {
+            if std::env::var("FEATSCOPE_REQUIRE_ORT").as_deref() == Ok("1") {
+                panic!("{test}: FEATSCOPE_REQUIRE_ORT=1 but ONNX Runtime is not available: {e}");
+            }
+            eprintln!("{test}: skipped, ONNX Runtime not available: {e}");
+            false
+        }
+    }
+}
+
+pub fn config(backend: Backend) -> RunConfig {
+    RunConfig {
+        engine: EngineOptions {
+            backend,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Runs `model_path` on `image` with every exposed tensor.
+pub fn run_all(model_path: &Path, image: &Path, backend: Backend) -> Activations {
+    let model = Model::open(model_path).expect("model opens");
+    let mut analyzer =
+        Analyzer::open(model, &config(backend), &Selection::All).expect("engine opens");
+    analyzer.compute(image).expect("inference runs")
+}
+
+/// Runs an in-memory model (written to a temp folder) on a blank image.
+pub fn run_bytes(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    backend: Backend,
+) -> anyhow::Result<Activations> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes)?;
+    let model = Model::open(&path)?;
+    let mut analyzer = Analyzer::open(model, &config(backend), &Selection::All)?;
+    analyzer.compute_blank()
+}
