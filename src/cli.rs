@@ -132,7 +132,7 @@ pub struct RunArgs {
     /// cpu, cuda or cuda:N (ONNX Runtime with CUDA only).
     #[arg(long, default_value = "cpu", help_heading = "Engine")]
     pub device: Device,
-    /// Threads for inference [default: all cores].
+    /// ONNX Runtime intra-op threads [default: all cores]; tract runs on one.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Engine")]
     pub threads: Option<u32>,
     /// ONNX Runtime library (libonnxruntime.so) to load.

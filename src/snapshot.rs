@@ -363,11 +363,17 @@ pub fn write_snapshot(
     Ok(written)
 }
 
-/// Draws a picture on stdout: sixel/kitty/iTerm2 when the terminal has them, else half-blocks.
+/// Draws a picture on stdout: kitty/iTerm2 when stdout is a terminal that has them, else
+/// half-blocks (never terminal queries into a pipe).
 fn print_image(title: &str, img: &image::RgbImage) {
+    use std::io::IsTerminal;
     println!("{title}");
+    let terminal = std::io::stdout().is_terminal();
     let config = viuer::Config {
         absolute_offset: false,
+        use_kitty: terminal,
+        use_iterm: terminal,
+        width: (!terminal).then_some(80),
         ..Default::default()
     };
     let dynamic = image::DynamicImage::ImageRgb8(img.clone());
