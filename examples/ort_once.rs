@@ -8,7 +8,9 @@ use ort::session::Session;
 use ort::value::TensorRef;
 
 fn main() -> anyhow::Result<()> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "models/light_vgg19.onnx".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "models/light_vgg19.onnx".into());
     let model = Model::open(std::path::Path::new(&path))?;
     let outputs: Vec<String> = model.sites.iter().map(|s| s.tensor.clone()).collect();
     let bytes = model.with_outputs(&outputs);

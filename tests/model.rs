@@ -150,3 +150,12 @@ fn file_names_are_safe_and_unique() {
         vec!["a_b", "a_b_2", "A_B_3", "x"]
     );
 }
+
+#[test]
+fn the_shipped_seed_cnn_is_what_the_generator_makes() {
+    let shipped = std::fs::read(model("seed_cnn.onnx")).unwrap();
+    assert!(
+        featscope::model::seed::seed_cnn() == shipped,
+        "models/seed_cnn.onnx is stale: run `cargo run --example make_seed_cnn`"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod builder;
 pub mod proto;
+pub mod seed;
 
 use bytes::Bytes;
 use prost::Message;
