@@ -165,9 +165,6 @@ pub struct RunArgs {
     /// Largest side fed to size-agnostic models, unless --resize or --size says otherwise.
     #[arg(long, default_value_t = crate::preprocess::DEFAULT_MAX_SIDE, value_parser = clap::value_parser!(u32).range(1..=16384), help_heading = "Preprocessing")]
     pub max_side: u32,
-    /// The graph input to feed, for models with several.
-    #[arg(long, value_name = "NAME", help_heading = "Preprocessing")]
-    pub input: Option<String>,
     /// Class names, one per line, for a classifier's top-5 [default: the model's .featscope.json].
     #[arg(long, value_name = "FILE", help_heading = "Preprocessing")]
     pub labels: Option<PathBuf>,
@@ -199,7 +196,6 @@ impl RunArgs {
                 max_side: Some(self.max_side),
                 labels: None,
             },
-            input: self.input.clone(),
             labels: self.labels.clone(),
         }
     }

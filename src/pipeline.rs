@@ -15,8 +15,6 @@ pub struct RunConfig {
     pub engine: EngineOptions,
     /// Command-line preprocessing; the model's sidecar fills what is unset.
     pub preprocess: PreprocessOptions,
-    /// `--input NAME`: which graph input to feed.
-    pub input: Option<String>,
     /// `--labels FILE`.
     pub labels: Option<PathBuf>,
 }
@@ -48,7 +46,7 @@ impl Analyzer {
         let started = Instant::now();
         let sidecar = preprocess::sidecar_options(&model.path)?;
         let preprocess = config.preprocess.clone().or(&sidecar);
-        let geometry = preprocess::input_geometry(&model, config.input.as_deref())?;
+        let geometry = preprocess::input_geometry(&model)?;
         let labels = load_labels(&model, config.labels.as_deref(), sidecar.labels.as_deref())?;
         let mut tensors: Vec<String> = match selection {
             Selection::All => model.sites.iter().map(|s| s.tensor.clone()).collect(),

@@ -132,11 +132,8 @@ pub struct InputGeometry {
     pub fixed_size: Option<(u32, u32)>,
 }
 
-/// Picks the model input featscope feeds and reads its layout and size.
-pub fn input_geometry(
-    model: &Model,
-    wanted: Option<&str>,
-) -> Result<InputGeometry, PreprocessError> {
+/// Checks that the model takes one image and reads its layout and size.
+pub fn input_geometry(model: &Model) -> Result<InputGeometry, PreprocessError> {
     let shown = model.path.display();
     let describe = |i: &crate::model::GraphInput| {
         let dims = i
@@ -159,50 +156,26 @@ pub fn input_geometry(
                 .unwrap_or("?")
         )
     };
-    let input = match wanted {
-        Some(name) => model
-            .inputs
-            .iter()
-            .find(|i| i.name == name)
-            .ok_or_else(|| {
-                PreprocessError::Input(format!(
-                    "{shown}: no input named '{}'; inputs: {}",
-                    crate::model::sanitize(name),
-                    model
-                        .inputs
-                        .iter()
-                        .map(describe)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?,
-        None => match model.inputs.as_slice() {
-            [only] => only,
-            [] => {
-                return Err(PreprocessError::Input(format!(
-                    "{shown}: the model has no input"
-                )))
-            }
-            several => {
-                let image_like = several.iter().find(|i| is_image_like(i)).map(describe);
-                return Err(PreprocessError::Input(format!(
-                    "{shown}: the model has {} inputs ({}); featscope feeds one image{}",
-                    several.len(),
-                    several.iter().map(describe).collect::<Vec<_>>().join(", "),
-                    image_like
-                        .map(|d| format!(": {d} looks like one (choose with --input NAME)"))
-                        .unwrap_or_default()
-                )));
-            }
-        },
+    let input = match model.inputs.as_slice() {
+        [only] => only,
+        [] => {
+            return Err(PreprocessError::Input(format!(
+                "{shown}: the model has no input"
+            )))
+        }
+        several => {
+            let feedable = several
+                .iter()
+                .find(|i| is_image_like(i))
+                .map(|i| format!("; the image it could feed is {}", describe(i)))
+                .unwrap_or_default();
+            return Err(PreprocessError::Input(format!(
+                "{shown}: the model needs {} inputs ({}) and featscope feeds one image{feedable}",
+                several.len(),
+                several.iter().map(describe).collect::<Vec<_>>().join(", "),
+            )));
+        }
     };
-    if model.inputs.len() > 1 {
-        return Err(PreprocessError::Input(format!(
-            "{shown}: the model needs {} inputs and featscope feeds only {}; the others cannot be fed",
-            model.inputs.len(),
-            describe(input)
-        )));
-    }
     if !is_image_like(input) {
         return Err(PreprocessError::Input(format!(
             "{shown}: input {} is not an image (featscope needs a float tensor [N, C, H, W] or [N, H, W, C] with 1 or 3 channels)",

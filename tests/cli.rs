@@ -321,7 +321,7 @@ fn a_model_with_two_inputs_names_the_one_it_can_feed() {
     assert_fails(
         &o,
         1,
-        "'image' float32 [1×3×8×8] looks like one (choose with --input NAME)",
+        "needs 2 inputs ('image' float32 [1×3×8×8], 'scale' float32 [1]) and featscope feeds one image; the image it could feed is 'image'",
     );
 }
 
