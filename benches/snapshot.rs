@@ -59,10 +59,13 @@ fn bench_model(c: &mut Criterion, file: &str, group_name: &str) {
         b.iter(|| engine.run(&prepared.tensor).expect("run"))
     });
     group.bench_function("render: every feature map to grid+sum PNGs", |b| {
-        b.iter(|| write_snapshot(&acts, &model, &image, None, out.path(), &options()).expect("write"))
+        b.iter(|| {
+            write_snapshot(&acts, &model, &image, None, out.path(), &options()).expect("write")
+        })
     });
     group.bench_function("baseline: session build + one run", |b| {
         b.iter(|| {
+            let model = Model::open(&model_path).expect("model");
             let (mut engine, _) = open_engine(&model, &all, &engine_options).expect("engine");
             engine.run(&prepared.tensor).expect("run")
         })
@@ -72,8 +75,7 @@ fn bench_model(c: &mut Criterion, file: &str, group_name: &str) {
             let model = Model::open(&model_path).expect("model");
             let mut analyzer = Analyzer::open(model, &config, &Selection::All).expect("engine");
             let acts = analyzer.compute(&image).expect("inference");
-            drop(analyzer);
-            write_snapshot(&acts, &Model::open(&model_path).expect("model"), &image, None, out.path(), &options())
+            write_snapshot(&acts, &analyzer.model, &image, None, out.path(), &options())
                 .expect("write")
         })
     });
