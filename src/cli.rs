@@ -46,6 +46,9 @@ pub struct ViewArgs {
     pub graphics: GraphicsArg,
     #[arg(long, value_enum, default_value_t = Colormap::Viridis)]
     pub colormap: Colormap,
+    /// Where `e` exports the current layer's PNGs (the same files as `featscope snapshot`).
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
     #[command(flatten)]
     pub run: RunArgs,
 }

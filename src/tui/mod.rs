@@ -1,11 +1,256 @@
-//! The interactive view (being built).
+//! The interactive view: terminal setup and restore, the worker that runs the model, and the
+//! event loop. State lives in [`app`], drawing in [`ui`], keys in [`keymap`].
 
-use crate::cli::ViewArgs;
+pub mod app;
+pub mod graphics;
+pub mod halfblock;
+mod help;
+pub mod keymap;
+pub mod layers;
+mod pane;
+pub mod picture;
+pub mod ui;
+
+use crate::cli::{self, ViewArgs};
+use crate::model::{sanitize, Model};
+use crate::pipeline::{Analyzer, RunConfig, Selection};
+use anyhow::{bail, Context as _, Result};
+use app::{App, AppOptions, Effect, Msg};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind};
+use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use std::io::{IsTerminal, Stdout};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
-pub fn run(_args: ViewArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the interactive view is not built yet; use `featscope snapshot`")
+pub use graphics::terminal_report;
+
+/// How often the loop wakes without input: the spinner and elapsed time while loading, and
+/// the signal flag.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Whether the terminal is in raw mode / the alternate screen, so restoring is idempotent and
+/// safe from the panic hook.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+pub fn run(args: ViewArgs) -> Result<ExitCode> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "the interactive view needs a terminal (stdout is not a TTY); \
+             use `featscope snapshot MODEL IMAGE` to write PNGs instead"
+        );
+    }
+    let model_path = args
+        .model
+        .clone()
+        .unwrap_or_else(|| cli::bundled(cli::DEFAULT_MODEL));
+    let image_path = args
+        .image
+        .clone()
+        .unwrap_or_else(|| cli::bundled(cli::DEFAULT_IMAGE));
+    // Fail before the screen switches: these errors then read like any other command's.
+    let model = Model::open(&model_path)?;
+    std::fs::metadata(&image_path)
+        .with_context(|| format!("{}: cannot read", image_path.display()))?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(stop.clone())?;
+    install_panic_hook();
+    let mut terminal = enter()?;
+    // The query reads stdin, so it goes before the event loop starts reading.
+    let graphics = graphics::detect(args.graphics);
+    let mut app = App::new(AppOptions {
+        colormap: args.colormap,
+        normalization: Default::default(),
+        graphics,
+        no_color: graphics::no_color_from_env(),
+        export_dir: args.out.clone(),
+        image_path: image_path.clone(),
+    });
+    app.set_model(model.clone());
+
+    let (tx, rx) = mpsc::channel();
+    spawn_worker(model, args.run.config(), image_path, tx.clone());
+    let result = event_loop(&mut terminal, &mut app, &rx, &tx, &stop);
+    restore();
+    result.map(|()| ExitCode::SUCCESS)
 }
 
-/// Prints what the terminal supports, for `featscope doctor`.
-pub fn terminal_report(_query: bool) {}
+/// SIGTERM, SIGHUP (a dropped SSH connection) and SIGINT ask the event loop to stop. When the
+/// terminal is gone, crossterm's reader can spin on the dead tty without ever returning to the
+/// loop, so after a grace period the watcher restores what it can and exits itself.
+fn watch_signals(stop: Arc<AtomicBool>) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT])
+        .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("featscope-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                stop.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(500));
+                restore();
+                std::process::exit(128 + signal);
+            }
+        })
+        .context("cannot start the signal watcher")?;
+    Ok(())
+}
+
+fn enter() -> Result<Terminal<CrosstermBackend<Stdout>>> {
+    terminal::enable_raw_mode().context("cannot switch the terminal to raw mode")?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let setup = (|| -> Result<Terminal<CrosstermBackend<Stdout>>> {
+        crossterm::execute!(
+            std::io::stdout(),
+            EnterAlternateScreen,
+            EnableMouseCapture,
+            crossterm::cursor::Hide
+        )?;
+        let mut t = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        t.clear()?;
+        Ok(t)
+    })();
+    if setup.is_err() {
+        restore();
+    }
+    setup
+}
+
+/// Puts the terminal back: main screen, cooked mode, visible cursor, no mouse reports.
+fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            DisableMouseCapture,
+            LeaveAlternateScreen,
+            crossterm::cursor::Show
+        );
+        let _ = terminal::disable_raw_mode();
+    }
+}
+
+/// A panic on the UI thread restores the terminal before the message prints, so it is readable
+/// and the shell usable. Worker panics are caught and reported in the view instead.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() == Some("featscope-worker") {
+                return;
+            }
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// Opens the engine and runs the model off the UI thread; progress and the result come back
+/// as [`Msg`]s.
+fn spawn_worker(model: Model, config: RunConfig, image: PathBuf, tx: Sender<Msg>) {
+    let fail = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("featscope-worker".into())
+        .spawn(move || {
+            let work = std::panic::AssertUnwindSafe(|| -> Result<Msg> {
+                let _ = tx.send(Msg::Stage("opening the engine".into()));
+                let mut analyzer = Analyzer::open(model, &config, &Selection::All)?;
+                let _ = tx.send(Msg::Stage(format!(
+                    "running {} on {}",
+                    analyzer.engine_label(),
+                    image.display()
+                )));
+                let acts = analyzer.compute(&image)?;
+                Ok(Msg::Ready(Box::new(acts)))
+            });
+            let msg = match std::panic::catch_unwind(work) {
+                Ok(Ok(msg)) => msg,
+                Ok(Err(e)) => Msg::Failed(one_line(&format!("{e:#}"))),
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Msg::Failed(one_line(&format!("the engine crashed: {what}")))
+                }
+            };
+            let _ = tx.send(msg);
+        });
+    if let Err(e) = spawned {
+        let _ = fail.send(Msg::Failed(format!("cannot start the worker thread: {e}")));
+    }
+}
+
+fn one_line(s: &str) -> String {
+    sanitize(&s.replace(['\n', '\r'], " "))
+}
+
+fn spawn_export(job: Box<app::ExportJob>, tx: Sender<Msg>) {
+    let fail = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("featscope-worker".into())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
+            let msg = match result {
+                Ok(Ok(files)) => Ok(files),
+                Ok(Err(e)) => Err(one_line(&format!("{e:#}"))),
+                Err(_) => Err("the export crashed".into()),
+            };
+            let _ = tx.send(Msg::Exported(msg));
+        });
+    if let Err(e) = spawned {
+        let _ = fail.send(Msg::Exported(Err(format!("cannot start a thread: {e}"))));
+    }
+}
+
+fn event_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    app: &mut App,
+    rx: &Receiver<Msg>,
+    tx: &Sender<Msg>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let mut dirty = true;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        while let Ok(msg) = rx.try_recv() {
+            app.on_message(msg);
+            dirty = true;
+        }
+        let loading = matches!(app.load(), app::Load::Loading { .. });
+        if dirty || loading {
+            if app.take_full_redraw() {
+                terminal.clear()?;
+            }
+            terminal.draw(|f| ui::draw(f, app))?;
+            dirty = false;
+        }
+        if !event::poll(TICK)? {
+            continue;
+        }
+        // Apply everything queued (key repeat) before drawing once.
+        loop {
+            let ev = event::read()?;
+            if !matches!(&ev, Event::Mouse(m) if m.kind == MouseEventKind::Moved) {
+                dirty = true;
+            }
+            match app.handle_event(&ev) {
+                Some(Effect::Quit) => return Ok(()),
+                Some(Effect::Export(job)) => spawn_export(job, tx.clone()),
+                None => {}
+            }
+            if !event::poll(Duration::ZERO)? {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The interactive view's drawing budget: a 512-channel grid into a 200×60 buffer in ≤ 10 ms,
+//! and a layer switch to the next frame in ≤ 50 ms (half-blocks, `TestBackend`).
+//!
+//! ```text
+//! cargo bench --bench tui
+//! ```
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use featscope::activations::{Activations, FeatureMaps, Layer, LayerData, LayerKind};
+use featscope::model::Layout;
+use featscope::tui::app::{App, AppOptions};
+use featscope::tui::ui;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::hint::black_box;
+use std::time::Duration;
+
+fn layer(index: usize, name: &str, (c, h, w): (usize, usize, usize)) -> Layer {
+    // Deterministic, varied values with a share of ReLU zeros.
+    let data = (0..c * h * w)
+        .map(|i| (((i * 2654435761) % 1000) as f32 / 100.0 - 3.0).max(0.0))
+        .collect();
+    Layer {
+        index,
+        name: name.into(),
+        tensor: name.into(),
+        op: "Conv".into(),
+        shape: vec![1, c, h, w],
+        layout: Layout::Nchw,
+        kind: LayerKind::FeatureMap,
+        data: LayerData::FeatureMaps(FeatureMaps::new(c, h, w, data)),
+    }
+}
+
+/// Layers the size of EfficientNet-Lite0's and VGG's: many small maps, few large ones.
+fn activations() -> Activations {
+    Activations {
+        layers: vec![
+            layer(0, "wide_512x14x14", (512, 14, 14)),
+            layer(1, "big_96x112x112", (96, 112, 112)),
+            layer(2, "deep_1280x7x7", (1280, 7, 7)),
+        ],
+        input_image: image::RgbImage::from_pixel(224, 224, image::Rgb([90, 120, 150])),
+        input_description: "224×224".into(),
+        engine: "bench".into(),
+        inference: Duration::from_millis(1),
+        top5: None,
+    }
+}
+
+fn terminal() -> Terminal<TestBackend> {
+    Terminal::new(TestBackend::new(200, 60)).expect("test terminal")
+}
+
+fn key(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn bench(c: &mut Criterion) {
+    let acts = activations();
+    let mut group = c.benchmark_group("tui");
+    group.sample_size(20);
+
+    // Nothing cached: statistics, resampling, colouring and the buffer writes.
+    group.bench_function("grid_512ch_200x60_cold", |b| {
+        b.iter_batched(
+            || {
+                (
+                    App::with_activations(acts.clone(), AppOptions::default()),
+                    terminal(),
+                )
+            },
+            |(mut app, mut term)| {
+                term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                black_box(app)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    // Key repeat on the same layer: pictures come from the cache.
+    group.bench_function("grid_512ch_200x60_cached", |b| {
+        let mut app = App::with_activations(acts.clone(), AppOptions::default());
+        let mut term = terminal();
+        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+        b.iter(|| {
+            app.handle_event(&key('l'));
+            app.handle_event(&key('h'));
+            term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+        })
+    });
+
+    // `j` onto a layer never shown: 96 maps of 112×112 (stats over 1.2 M values) and 1280 of 7×7.
+    for (name, presses) in [("switch_to_96x112x112", 1), ("switch_to_1280x7x7", 2)] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let mut app = App::with_activations(acts.clone(), AppOptions::default());
+                    let mut term = terminal();
+                    term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                    for _ in 1..presses {
+                        app.handle_event(&key('j'));
+                        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                    }
+                    (app, term)
+                },
+                |(mut app, mut term)| {
+                    app.handle_event(&key('j'));
+                    term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                    black_box(app)
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

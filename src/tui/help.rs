@@ -1,0 +1,130 @@
+//! The help overlay, generated from [`KEYMAP`] so that it always says what the keys do.
+
+use super::app::App;
+use super::keymap::{Context, KEYMAP};
+use super::ui::{chars, Theme};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+
+/// The help text, generated from [`KEYMAP`]: one section per context.
+pub fn help_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
+    let order = [
+        vec![Context::Browse],
+        vec![Context::Zoom],
+        vec![Context::Global, Context::Always],
+        vec![Context::Filter],
+        vec![Context::Help],
+    ];
+    order
+        .iter()
+        .map(|ctxs| {
+            let rows = KEYMAP
+                .iter()
+                .filter(|b| ctxs.contains(&b.context))
+                .map(|b| (b.keys_label(), b.help))
+                .collect();
+            (ctxs[0].title(), rows)
+        })
+        .collect()
+}
+
+const MOUSE_HELP: [(&str, &str); 2] = [
+    ("click", "select a layer or a tile (again: zoom)"),
+    ("wheel", "scroll layers, channel rows, the cursor"),
+];
+
+fn help_lines(
+    sections: &[(&'static str, Vec<(String, &'static str)>)],
+    key_w: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (title, rows) in sections {
+        if !lines.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.push(Line::styled(title.to_string(), theme.title()));
+        for (keys, help) in rows {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {keys:<key_w$} "), theme.accent()),
+                Span::raw(help.to_string()),
+            ]));
+        }
+    }
+    lines
+}
+
+pub(crate) fn draw_help(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme) {
+    let sections = help_sections();
+    let key_w = sections
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|(k, _)| chars(k)))
+        .chain(MOUSE_HELP.iter().map(|(k, _)| chars(k)))
+        .max()
+        .unwrap_or(4);
+    let mut mouse = vec![(
+        "Mouse",
+        MOUSE_HELP
+            .iter()
+            .map(|(k, h)| (k.to_string(), *h))
+            .collect::<Vec<_>>(),
+    )];
+    let (first, rest) = sections.split_at(2);
+    let mut right = rest.to_vec();
+    right.append(&mut mouse);
+    let left = help_lines(first, key_w, theme);
+    let right = help_lines(&right, key_w, theme);
+    let col_w = left
+        .iter()
+        .chain(&right)
+        .map(|l| l.width())
+        .max()
+        .unwrap_or(20) as u16;
+
+    let two = area.width >= 2 * col_w + 7;
+    let (content_w, content_h) = if two {
+        (2 * col_w + 3, left.len().max(right.len()) as u16)
+    } else {
+        (col_w, (left.len() + 1 + right.len()) as u16)
+    };
+    let w = (content_w + 4).min(area.width.saturating_sub(2));
+    let h = (content_h + 2).min(area.height.saturating_sub(2));
+    let popup = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    let visible = h.saturating_sub(2);
+    let max_scroll = content_h.saturating_sub(visible);
+    app.help_scroll = app.help_scroll.min(max_scroll);
+    let more = if max_scroll > 0 { " j/k scroll " } else { "" };
+    let block = Block::bordered()
+        .border_style(theme.accent())
+        .title(Span::styled(" Keys ", theme.title()))
+        .title_bottom(Line::styled(
+            format!("{more} ? or Esc closes "),
+            theme.dim(),
+        ));
+    let inner = block.inner(popup).inner(ratatui::layout::Margin::new(1, 0));
+    f.render_widget(Clear, popup);
+    f.render_widget(block, popup);
+    let scroll = (app.help_scroll, 0);
+    if two {
+        let [l, _, r] = Layout::horizontal([
+            Constraint::Length(col_w),
+            Constraint::Length(3),
+            Constraint::Min(1),
+        ])
+        .areas(inner);
+        f.render_widget(Paragraph::new(left).scroll(scroll), l);
+        f.render_widget(Paragraph::new(right).scroll(scroll), r);
+    } else {
+        let mut all = left;
+        all.push(Line::raw(""));
+        all.extend(right);
+        f.render_widget(Paragraph::new(all).scroll(scroll), inner);
+    }
+}

@@ -1,0 +1,446 @@
+//! The main pane: the channel grid with the summed map, single pictures (sum, overlay, input),
+//! zoom with its cursor, and what shows while the model runs or when a layer is not drawn.
+
+use super::app::{App, Load, View};
+use super::graphics::Graphics;
+use super::picture::{self, Fit, Subject};
+use super::ui::{fmt_num, order_name, truncate_right, Theme};
+use crate::activations::LayerData;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+pub(crate) fn draw_main(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme) {
+    let title = match app.selected_entry() {
+        Some(e) => format!(" {} · {} · {} ", e.name, e.op, e.shape),
+        None => " featscope ".to_string(),
+    };
+    let block = Block::bordered()
+        .border_style(theme.border())
+        .title(Span::styled(title, theme.title()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    app.hits.main = inner;
+    if inner.height < 2 || inner.width < 4 {
+        return;
+    }
+    if app.activations().is_none() {
+        draw_waiting(f, app, inner, theme);
+        return;
+    }
+    let fm = map_shape(app);
+    match (app.view(), fm) {
+        (View::Input, _) => draw_single(f, app, inner, Subject::Input, theme),
+        (_, None) => draw_not_drawn(f, app, inner, theme),
+        (View::Grid, Some(_)) if !app.is_zoomed() => draw_grid_and_sum(f, app, inner, theme),
+        (View::Grid, Some(_)) => draw_single(f, app, inner, Subject::Channel(app.channel()), theme),
+        (View::Sum, Some(_)) => draw_single(f, app, inner, Subject::Sum, theme),
+        (View::Overlay, Some(_)) => draw_single(f, app, inner, Subject::Overlay, theme),
+    }
+}
+
+/// Only the sizes of a layer's maps, so drawing can borrow the app mutably.
+#[derive(Clone, Copy)]
+struct MapShape {
+    channels: usize,
+    height: usize,
+    width: usize,
+}
+
+fn map_shape(app: &App) -> Option<MapShape> {
+    app.feature_maps().map(|f| MapShape {
+        channels: f.channels,
+        height: f.height,
+        width: f.width,
+    })
+}
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+fn draw_waiting(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+    let image = crate::model::sanitize(&app.image_path().display().to_string());
+    let lines = match app.load() {
+        Load::Loading { since, stage } => {
+            let t = since.elapsed();
+            let spin = SPINNER[(t.as_millis() / 100) as usize % SPINNER.len()];
+            vec![
+                Line::from(vec![
+                    Span::styled(format!("{spin} {stage}… "), theme.accent()),
+                    Span::styled(format!("{:.1} s", t.as_secs_f32()), theme.dim()),
+                ]),
+                Line::raw(""),
+                Line::styled(format!("image  {image}"), theme.dim()),
+                Line::styled(
+                    "the layers are listed from the graph; shapes come with the first run",
+                    theme.dim(),
+                ),
+                Line::styled("q quits at any time", theme.dim()),
+            ]
+        }
+        Load::Failed(e) => vec![
+            Line::styled("featscope could not run the model", theme.error()),
+            Line::raw(""),
+            Line::raw(e.clone()),
+            Line::raw(""),
+            Line::styled("q quits", theme.dim()),
+        ],
+        Load::Ready => vec![],
+    };
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+fn draw_not_drawn(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+    let Some(e) = app.selected_entry() else {
+        return;
+    };
+    let mut lines = vec![
+        Line::styled(e.name.clone(), theme.title()),
+        Line::raw(format!("op {} · shape {}", e.op, e.shape)),
+        Line::raw(""),
+        Line::styled(
+            format!("not drawn: {}", e.reason.clone().unwrap_or_default()),
+            theme.dim(),
+        ),
+    ];
+    if let Some(LayerData::Vector(v)) = app.selected_layer().map(|l| &l.data) {
+        let (lo, hi) = crate::render::min_max(v);
+        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64;
+        let argmax = v
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        lines.push(Line::raw(format!(
+            "{} values · min {} · max {} · mean {} · argmax {argmax}",
+            v.len(),
+            fmt_num(lo),
+            fmt_num(hi),
+            fmt_num(mean as f32)
+        )));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "s → input shows the image; j/k picks another layer",
+        theme.dim(),
+    ));
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// Draws a picture fitted into `area`; returns where it went and its size.
+fn place_picture(
+    f: &mut Frame,
+    app: &mut App,
+    subject: Subject,
+    src: (u32, u32),
+    area: Rect,
+    integer: bool,
+) -> Option<(Rect, Fit)> {
+    if area.width == 0 || area.height == 0 {
+        return None;
+    }
+    let cell = app.graphics().cell_px();
+    let fit = picture::fit(src.0, src.1, area.width, area.height, cell, integer);
+    // Centred across, top-aligned: captions and rulers sit right above.
+    let rect = Rect::new(
+        area.x + (area.width - fit.cols) / 2,
+        area.y,
+        fit.cols,
+        fit.rows,
+    );
+    let pic = app.picture(subject, fit)?;
+    f.render_widget(pic, rect);
+    Some((rect, fit))
+}
+
+fn info_line(f: &mut Frame, area: Rect, spans: Vec<Span<'static>>) {
+    f.buffer_mut()
+        .set_line(area.x, area.y, &Line::from(spans), area.width);
+}
+
+fn draw_grid_and_sum(f: &mut Frame, app: &mut App, inner: Rect, theme: &Theme) {
+    let Some(fm) = map_shape(app) else {
+        return;
+    };
+    // The by-mean order comes from the layer's statistics; have them before paging.
+    let _ = app.info();
+    let content = Rect::new(inner.x, inner.y + 1, inner.width, inner.height - 1);
+    // Wide panes put the sum beside the grid, tall ones below (cells are ~2:1).
+    let wide = content.width as f64 >= content.height as f64 * 2.0 * 1.3;
+    let (grid_area, sum_area) = if content.width < 30 || content.height < 6 {
+        (content, None)
+    } else if wide {
+        let w = (content.width * 3 / 10).max(12);
+        let [g, _, s] = Layout::horizontal([
+            Constraint::Min(1),
+            Constraint::Length(1),
+            Constraint::Length(w),
+        ])
+        .areas(content);
+        (g, Some(s))
+    } else {
+        let h = (content.height * 35 / 100).max(4);
+        let [g, s] = Layout::vertical([Constraint::Min(1), Constraint::Length(h)]).areas(content);
+        (g, Some(s))
+    };
+
+    let (fw, fh) = app.graphics().cell_px();
+    let layout = picture::grid_layout(
+        fm.channels,
+        fm.width,
+        fm.height,
+        grid_area.width,
+        grid_area.height,
+        fh as f64 / fw as f64,
+    );
+    app.grid = Some(layout);
+    let (page, pages) = app.page();
+    let pos = app.position_of(app.channel());
+    let first = (page - 1) * layout.per_page;
+    let last = (first + layout.per_page).min(fm.channels);
+    let (tw, th) = (layout.tile_cols, layout.tile_rows);
+    let used_w = layout.cols as u16 * (tw + 1) + 1;
+    let x0 = grid_area.x + grid_area.width.saturating_sub(used_w) / 2;
+    let mut outline = None;
+    for p in first..last {
+        let c = app.channel_at(p);
+        let i = p - first;
+        let rect = Rect::new(
+            x0 + 1 + (i % layout.cols) as u16 * (tw + 1),
+            grid_area.y + 1 + (i / layout.cols) as u16 * (th + 1),
+            tw,
+            th,
+        );
+        let fit = Fit {
+            cols: tw,
+            rows: th,
+            px_w: tw as u32 * fw,
+            px_h: th as u32 * fh,
+        };
+        if let Some(pic) = app.picture(Subject::Channel(c), fit) {
+            f.render_widget(pic, rect);
+        }
+        app.hits.tiles.push((rect, c));
+        if p == pos {
+            outline = Some(rect);
+        }
+    }
+    if let Some(r) = outline {
+        draw_outline(f.buffer_mut(), r, theme.accent());
+    }
+
+    let mut spans = vec![
+        Span::styled(format!("channel {}", app.channel()), theme.accent()),
+        Span::raw(format!(" of {}", fm.channels)),
+    ];
+    if pages > 1 {
+        spans.push(Span::raw(format!(" · page {page}/{pages}")));
+    }
+    spans.push(Span::styled(
+        format!(" · {}×{} each · {}", fm.height, fm.width, order_name(app)),
+        theme.dim(),
+    ));
+    info_line(f, inner, spans);
+
+    if let Some(s) = sum_area {
+        let caption = truncate_right(&format!("Σ of {} channels", fm.channels), s.width as usize);
+        f.buffer_mut()
+            .set_stringn(s.x, s.y, caption, s.width as usize, theme.dim());
+        let pic_area = Rect::new(s.x, s.y + 1, s.width, s.height.saturating_sub(1));
+        place_picture(
+            f,
+            app,
+            Subject::Sum,
+            (fm.width as u32, fm.height as u32),
+            pic_area,
+            true,
+        );
+    }
+}
+
+/// A box drawn in the cells around `r` (the grid leaves a one-cell gap for it).
+fn draw_outline(buf: &mut Buffer, r: Rect, style: Style) {
+    if r.x == 0 || r.y == 0 {
+        return;
+    }
+    let (l, t, rt, b) = (r.x - 1, r.y - 1, r.x + r.width, r.y + r.height);
+    let mut put = |x: u16, y: u16, s: &str| {
+        if let Some(cell) = buf.cell_mut((x, y)) {
+            cell.reset();
+            cell.set_symbol(s).set_style(style);
+        }
+    };
+    for x in r.x..rt {
+        put(x, t, "─");
+        put(x, b, "─");
+    }
+    for y in r.y..b {
+        put(l, y, "│");
+        put(rt, y, "│");
+    }
+    put(l, t, "┌");
+    put(rt, t, "┐");
+    put(l, b, "└");
+    put(rt, b, "┘");
+}
+
+/// One picture (a zoomed channel, the sum, the overlay or the input) filling the pane; with a
+/// cursor when zoomed.
+fn draw_single(f: &mut Frame, app: &mut App, inner: Rect, subject: Subject, theme: &Theme) {
+    let Some(acts) = app.activations() else {
+        return;
+    };
+    let (iw, ih) = acts.input_image.dimensions();
+    let desc = crate::model::sanitize(&acts.input_description);
+    let fm = map_shape(app);
+    let cursor = app.is_zoomed() && fm.is_some();
+    let src = match (subject, fm) {
+        (Subject::Channel(_) | Subject::Sum, Some(m)) => (m.width as u32, m.height as u32),
+        _ => (iw, ih),
+    };
+    let integer = matches!(subject, Subject::Channel(_) | Subject::Sum);
+    // Zoom keeps a ruler row and column for the cursor markers.
+    let margin = cursor as u16;
+    let content = Rect::new(
+        inner.x + margin,
+        inner.y + 1 + margin,
+        inner.width.saturating_sub(margin),
+        inner.height.saturating_sub(1 + margin),
+    );
+    let placed = place_picture(f, app, subject, src, content, integer);
+
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    match (subject, fm) {
+        (Subject::Input, _) => {
+            spans.push(Span::styled(format!("input {iw}×{ih}"), theme.accent()));
+            spans.push(Span::styled(format!(" · {desc}"), theme.dim()));
+        }
+        (Subject::Channel(c), Some(m)) => {
+            spans.push(Span::styled(format!("channel {c}"), theme.accent()));
+            spans.push(Span::raw(format!(
+                " of {} · {}×{}",
+                m.channels, m.height, m.width
+            )));
+        }
+        (Subject::Sum, Some(m)) => {
+            spans.push(Span::styled(
+                format!("Σ of {} channels", m.channels),
+                theme.accent(),
+            ));
+            spans.push(Span::raw(format!(" · {}×{}", m.height, m.width)));
+        }
+        (Subject::Overlay, Some(m)) => {
+            spans.push(Span::styled(
+                format!("Σ of {} channels over the input", m.channels),
+                theme.accent(),
+            ));
+            spans.push(Span::raw(format!(" · {}×{}", m.height, m.width)));
+        }
+        _ => {}
+    }
+    if let (true, Some(m), Some((rect, fit))) = (cursor, fm, placed) {
+        let (y, x) = app.cursor();
+        let what = match subject {
+            Subject::Channel(c) => format!("(c, y, x) = ({c}, {y}, {x})"),
+            Subject::Input => format!("(y, x) = ({y}, {x})"),
+            _ => format!("(Σ, y, x) = (all, {y}, {x})"),
+        };
+        let value = match subject {
+            Subject::Input => {
+                // The input pixel at the centre of the map cell.
+                let px = ((x as f64 + 0.5) * iw as f64 / m.width as f64) as u32;
+                let py = ((y as f64 + 0.5) * ih as f64 / m.height as f64) as u32;
+                let p = acts_pixel(app, px, py);
+                format!("rgb({}, {}, {})", p[0], p[1], p[2])
+            }
+            _ => app.cursor_value().map(fmt_num).unwrap_or_default(),
+        };
+        spans.insert(0, Span::styled(format!("{what}  {value}"), theme.accent()));
+        spans.insert(1, Span::styled("  ·  ", theme.dim()));
+        draw_cursor(f, app, rect, fit, (m.height, m.width), theme);
+        app.hits.zoom = Some((rect, m.height, m.width));
+        spans.push(Span::styled(" · Esc back", theme.dim()));
+    } else if fm.is_some() && !matches!(subject, Subject::Input) {
+        spans.push(Span::styled(" · Enter: cursor", theme.dim()));
+    }
+    info_line(f, inner, spans);
+}
+
+fn acts_pixel(app: &App, x: u32, y: u32) -> [u8; 3] {
+    app.activations()
+        .and_then(|a| a.input_image.get_pixel_checked(x, y))
+        .map(|p| p.0)
+        .unwrap_or([0, 0, 0])
+}
+
+/// Cursor markers: `▼` above and `▶` left of the picture (work with every protocol), and for
+/// half-blocks a mark on the cell itself.
+fn draw_cursor(f: &mut Frame, app: &App, rect: Rect, fit: Fit, map: (usize, usize), theme: &Theme) {
+    let (h, w) = (map.0.max(1), map.1.max(1));
+    let (y, x) = app.cursor();
+    let (fw, fh) = app.graphics().cell_px();
+    let span = |i: usize, n: usize, px: u32, cell: u32, limit: u16| -> (u16, u16) {
+        let a = (i as u64 * px as u64 / n as u64) as u32;
+        let b = (((i + 1) as u64 * px as u64 / n as u64) as u32).max(a + 1);
+        let c0 = (a / cell) as u16;
+        let c1 = ((b - 1) / cell) as u16;
+        (c0.min(limit - 1), c1.min(limit - 1))
+    };
+    let (c0, c1) = span(x, w, fit.px_w, fw, rect.width.max(1));
+    let (r0, r1) = span(y, h, fit.px_h, fh, rect.height.max(1));
+    let buf = f.buffer_mut();
+    if rect.y > 0 {
+        for cx in c0..=c1 {
+            if let Some(cell) = buf.cell_mut((rect.x + cx, rect.y - 1)) {
+                cell.set_symbol("▼").set_style(theme.accent());
+            }
+        }
+    }
+    if rect.x > 0 {
+        for cy in r0..=r1 {
+            if let Some(cell) = buf.cell_mut((rect.x - 1, rect.y + cy)) {
+                cell.set_symbol("▶").set_style(theme.accent());
+            }
+        }
+    }
+    if !matches!(app.graphics(), Graphics::HalfBlocks { .. }) {
+        return;
+    }
+    let mut mark = |cx: u16, cy: u16, s: &str| {
+        if let Some(cell) = buf.cell_mut((rect.x + cx, rect.y + cy)) {
+            let fg = contrast(cell.bg);
+            cell.set_symbol(s).set_fg(fg);
+        }
+    };
+    if c1 > c0 && r1 > r0 {
+        mark(c0, r0, "┌");
+        mark(c1, r0, "┐");
+        mark(c0, r1, "└");
+        mark(c1, r1, "┘");
+    } else {
+        mark(c0, r0, "┼");
+    }
+}
+
+/// Black or white, whichever reads on `bg`.
+fn contrast(bg: Color) -> Color {
+    let rgb = match bg {
+        Color::Rgb(r, g, b) => [r, g, b],
+        Color::Indexed(i) if i >= 232 => [8 + 10 * (i - 232); 3],
+        Color::Indexed(i) if i >= 16 => {
+            let i = i - 16;
+            let lv = |v: u8| [0u8, 95, 135, 175, 215, 255][v as usize];
+            [lv(i / 36), lv(i / 6 % 6), lv(i % 6)]
+        }
+        _ => [0, 0, 0],
+    };
+    let luma = 0.299 * rgb[0] as f32 + 0.587 * rgb[1] as f32 + 0.114 * rgb[2] as f32;
+    if luma > 140.0 {
+        Color::Black
+    } else {
+        Color::White
+    }
+}

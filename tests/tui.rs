@@ -1,0 +1,715 @@
+//! The interactive view on a `TestBackend`: synthetic activations with known numbers, driven by
+//! real crossterm events through the app's own dispatch, checked as text snapshots.
+
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use featscope::activations::{Activations, ClassScore, FeatureMaps, Layer, LayerData, LayerKind};
+use featscope::model::Layout;
+use featscope::tui::app::{App, AppOptions, Effect, View};
+use featscope::tui::graphics::Graphics;
+use featscope::tui::keymap::KEYMAP;
+use featscope::tui::ui;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use ratatui::Terminal;
+use std::time::Duration;
+
+fn maps_layer(
+    index: usize,
+    name: &str,
+    op: &str,
+    (c, h, w): (usize, usize, usize),
+    f: impl Fn(usize, usize, usize) -> f32,
+) -> Layer {
+    let mut data = Vec::with_capacity(c * h * w);
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                data.push(f(ch, y, x));
+            }
+        }
+    }
+    Layer {
+        index,
+        name: name.into(),
+        tensor: format!("{name}_out"),
+        op: op.into(),
+        shape: vec![1, c, h, w],
+        layout: Layout::Nchw,
+        kind: LayerKind::FeatureMap,
+        data: LayerData::FeatureMaps(FeatureMaps::new(c, h, w, data)),
+    }
+}
+
+/// conv value at (c, y, x): (c + 1) · (y − x) / 10, so the numbers are easy to check.
+fn conv(c: usize, y: usize, x: usize) -> f32 {
+    (c as f32 + 1.0) * (y as f32 - x as f32) / 10.0
+}
+
+fn synthetic() -> Activations {
+    let layers = vec![
+        maps_layer(0, "conv1", "Conv", (6, 8, 8), conv),
+        maps_layer(1, "relu1", "Relu", (6, 8, 8), |c, y, x| {
+            conv(c, y, x).max(0.0)
+        }),
+        maps_layer(2, "pool1", "MaxPool", (6, 4, 4), |c, y, x| {
+            conv(c, 2 * y + 1, 2 * x).max(0.0)
+        }),
+        maps_layer(3, "wide", "Conv", (64, 4, 4), |c, y, x| {
+            ((c * 7 + y * 3 + x) % 11) as f32 - 3.0
+        }),
+        maps_layer(4, "gap", "GlobalAveragePool", (64, 1, 1), |c, _, _| {
+            c as f32
+        }),
+        Layer {
+            index: 5,
+            name: "flatten".into(),
+            tensor: "flatten_out".into(),
+            op: "Reshape".into(),
+            shape: vec![1, 64],
+            layout: Layout::Nchw,
+            kind: LayerKind::Vector,
+            data: LayerData::Vector((0..64).map(|i| i as f32 / 8.0).collect()),
+        },
+        Layer {
+            index: 6,
+            name: "argmax".into(),
+            tensor: "argmax_out".into(),
+            op: "ArgMax".into(),
+            shape: vec![1],
+            layout: Layout::Nchw,
+            kind: LayerKind::Other("int64 tensor; only float tensors are drawn".into()),
+            data: LayerData::None,
+        },
+    ];
+    let input_image = image::RgbImage::from_fn(32, 32, |x, y| {
+        image::Rgb([(x * 8) as u8, (y * 8) as u8, 128])
+    });
+    Activations {
+        layers,
+        input_image,
+        input_description: "32×32 → native, unit, RGB, NCHW".into(),
+        engine: "synthetic (cpu)".into(),
+        inference: Duration::from_millis(12),
+        top5: Some(vec![
+            ClassScore {
+                index: 3,
+                label: "tabby".into(),
+                probability: 0.61,
+            },
+            ClassScore {
+                index: 1,
+                label: "tiger cat".into(),
+                probability: 0.22,
+            },
+        ]),
+    }
+}
+
+fn app() -> App {
+    App::with_activations(synthetic(), AppOptions::default())
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// Sends keys the way the event loop does: `"j"`, `"J"`, or named keys in angle brackets.
+fn press(app: &mut App, keys: &[&str]) -> Option<Effect> {
+    let mut last = None;
+    for k in keys {
+        let code = match *k {
+            "<enter>" => KeyCode::Enter,
+            "<esc>" => KeyCode::Esc,
+            "<pgdn>" => KeyCode::PageDown,
+            "<pgup>" => KeyCode::PageUp,
+            "<down>" => KeyCode::Down,
+            "<bs>" => KeyCode::Backspace,
+            s => KeyCode::Char(s.chars().next().expect("key")),
+        };
+        last = app.handle_event(&key(code));
+    }
+    last
+}
+
+fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| ui::draw(f, app)).expect("draw");
+    terminal.backend().buffer().clone()
+}
+
+/// The buffer's symbols, one line per row, trailing spaces dropped.
+fn text(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in area.top()..area.bottom() {
+        let mut line = String::new();
+        for x in area.left()..area.right() {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    text(&draw(app, w, h))
+}
+
+#[test]
+fn default_view() {
+    let mut app = app();
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains(" conv1 · Conv · 1×6×8×8 "), "{s}");
+    assert!(s.contains("channel 0 of 6"));
+    assert!(s.contains("Σ of 6 channels"));
+    assert!(s.contains("synthetic (cpu) · 12 ms · viridis · per-channel"));
+    assert!(s.contains("61.0% tabby"));
+    // Stats of conv1: min = 6·(0−7)/10, max = 6·7/10; the diagonal is 0 in every channel.
+    assert!(s.contains("min -4.200") && s.contains("max 4.200"), "{s}");
+    assert!(s.contains("zeros 12.5%") && s.contains("dead 0/6"), "{s}");
+    insta::assert_snapshot!("default_view", s);
+}
+
+#[test]
+fn layer_change() {
+    let mut app = app();
+    draw(&mut app, 100, 30);
+    press(&mut app, &["j"]);
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("relu1"));
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains(" relu1 · Relu · 1×6×8×8 "), "{s}");
+    // ReLU: half of each map (y < x) is zero, plus the diagonal.
+    assert!(s.contains("min 0.000") && s.contains("zeros 56.2%"), "{s}");
+    insta::assert_snapshot!("layer_change", s);
+    press(&mut app, &["k", "<down>", "<down>"]);
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("pool1"));
+}
+
+#[test]
+fn paging() {
+    let mut app = app();
+    press(&mut app, &["j", "j", "j"]);
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("wide"));
+    let s = screen(&mut app, 80, 24);
+    assert!(
+        s.contains("page 1/"),
+        "64 tiles should not fit in 80×24:\n{s}"
+    );
+    let (_, pages) = app.page();
+    assert!(pages > 1);
+    press(&mut app, &["<pgdn>"]);
+    let s = screen(&mut app, 80, 24);
+    assert_eq!(app.page().0, 2);
+    assert!(s.contains(&format!("page 2/{pages}")), "{s}");
+    insta::assert_snapshot!("paging", s);
+    // Rows move by the grid's column count; PgUp comes back.
+    let before = app.channel();
+    press(&mut app, &["J"]);
+    let cols = app.channel() - before;
+    assert!(cols > 1);
+    press(&mut app, &["K", "<pgup>"]);
+    assert_eq!(app.page().0, 1);
+}
+
+#[test]
+fn zoom_with_cursor_values() {
+    let mut app = app();
+    draw(&mut app, 100, 30);
+    press(&mut app, &["l", "l", "<enter>"]);
+    assert!(app.is_zoomed());
+    let start = app.cursor();
+    press(&mut app, &["j", "j", "l"]);
+    let (y, x) = app.cursor();
+    assert_eq!((y, x), (start.0 + 2, start.1 + 1));
+    let s = screen(&mut app, 100, 30);
+    let expected = format!("(c, y, x) = (2, {y}, {x})  {:.3}", conv(2, y, x));
+    assert!(s.contains(&expected), "want {expected:?} in\n{s}");
+    assert!(s.contains('▼') && s.contains('▶'), "cursor rulers:\n{s}");
+    insta::assert_snapshot!("zoom_cursor", s);
+    // The cursor stops at the map's edge.
+    press(&mut app, &["L", "L", "J", "J"]);
+    assert_eq!(app.cursor(), (7, 7));
+    // Esc goes back to the grid; the sum zooms too.
+    press(&mut app, &["<esc>"]);
+    assert!(!app.is_zoomed());
+    press(&mut app, &["s", "<enter>"]);
+    let s = screen(&mut app, 100, 30);
+    assert_eq!(app.view(), View::Sum);
+    // Σ over channels of (c+1)(y−x)/10 at (7, 7) is 0.
+    assert!(s.contains("(Σ, y, x) = (all, 7, 7)  0.000"), "{s}");
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app();
+    press(&mut app, &["?"]);
+    assert!(app.help_visible());
+    let s = screen(&mut app, 120, 44);
+    // Generated from the keymap: every binding's text is there.
+    for b in KEYMAP {
+        assert!(s.contains(b.help), "help lacks {:?}:\n{s}", b.help);
+    }
+    insta::assert_snapshot!("help_overlay", s);
+    press(&mut app, &["<esc>"]);
+    assert!(!app.help_visible());
+    let s = screen(&mut app, 120, 44);
+    assert!(!s.contains("next colormap"));
+}
+
+#[test]
+fn help_scrolls_in_a_small_terminal() {
+    let mut app = app();
+    press(&mut app, &["?"]);
+    let s = screen(&mut app, 60, 20);
+    assert!(s.contains("j/k scroll"), "{s}");
+    for _ in 0..100 {
+        press(&mut app, &["j"]);
+    }
+    let s = screen(&mut app, 60, 20);
+    assert!(s.contains("Mouse"), "scrolled to the end:\n{s}");
+}
+
+#[test]
+fn filter() {
+    let mut app = app();
+    press(&mut app, &["/", "p", "o", "o"]);
+    assert!(app.filter_editing());
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("pool1"));
+    let typing = screen(&mut app, 100, 30);
+    assert!(typing.contains("/poo▏"), "{typing}");
+    press(&mut app, &["l", "<enter>"]);
+    assert!(!app.filter_editing());
+    assert_eq!(app.filter(), "pool");
+    let s = screen(&mut app, 100, 30);
+    // "pool" matches pool1 by name and gap by its op (GlobalAveragePool).
+    assert!(s.contains("Layers (2/7)"), "{s}");
+    assert!(!s.contains("relu1"));
+    insta::assert_snapshot!("filter", s);
+    press(&mut app, &["j"]);
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("gap"));
+    // Esc in the list clears the filter; the selection stays.
+    press(&mut app, &["<esc>"]);
+    assert_eq!(app.filter(), "");
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("relu1") && s.contains(" gap · "), "{s}");
+    // A filter matching nothing says so.
+    press(&mut app, &["/", "z", "z", "z"]);
+    assert!(screen(&mut app, 100, 30).contains("no layer matches"));
+    press(&mut app, &["<bs>", "<esc>"]);
+    assert_eq!(app.filter(), "");
+}
+
+#[test]
+fn tiny_terminal() {
+    let mut app = app();
+    let s = screen(&mut app, 30, 10);
+    assert!(s.contains("terminal too small"), "{s}");
+    insta::assert_snapshot!("tiny_terminal", s);
+    // Keys still work, and a resize lays out again.
+    press(&mut app, &["j"]);
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains(" relu1 · "));
+    for (w, h) in [(40, 12), (41, 13), (200, 12), (40, 60), (1, 1)] {
+        draw(&mut app, w, h);
+    }
+}
+
+#[test]
+fn non_drawable_layer() {
+    let mut app = app();
+    press(&mut app, &["G"]);
+    assert_eq!(
+        app.selected_entry().map(|e| e.name.as_str()),
+        Some("argmax")
+    );
+    let s = screen(&mut app, 100, 30);
+    assert!(
+        s.contains("not drawn: int64 tensor; only float tensors are drawn"),
+        "{s}"
+    );
+    insta::assert_snapshot!("non_drawable", s);
+    press(&mut app, &["k"]);
+    let s = screen(&mut app, 100, 30);
+    assert!(
+        s.contains("a vector of 64 values, not a feature map"),
+        "{s}"
+    );
+    assert!(s.contains("64 values · min 0.000 · max 7.875"), "{s}");
+    // Enter explains instead of zooming; export refuses.
+    press(&mut app, &["<enter>"]);
+    assert!(!app.is_zoomed());
+    assert!(app.message().is_some_and(|m| m.contains("is not drawn")));
+    assert!(press(&mut app, &["e"]).is_none());
+    // The input image is there whatever the layer.
+    press(&mut app, &["s", "s", "s"]);
+    assert_eq!(app.view(), View::Input);
+    assert!(screen(&mut app, 100, 30).contains("input 32×32"));
+}
+
+#[test]
+fn views_cycle_and_styles_change() {
+    let mut app = app();
+    for view in ["sum", "overlay", "input", "grid"] {
+        press(&mut app, &["s"]);
+        let s = screen(&mut app, 100, 30);
+        assert_eq!(app.view().name(), view);
+        assert!(s.contains(&format!("· {view} ·")), "{s}");
+    }
+    press(&mut app, &["c", "n", "o"]);
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("magma · per-layer · by mean"), "{s}");
+}
+
+#[test]
+fn order_by_mean() {
+    let mut app = app();
+    press(&mut app, &["j", "j", "j", "o"]);
+    draw(&mut app, 100, 30);
+    // gap-like "wide" layer: the first tile is now the channel with the highest mean.
+    assert!(app.ordered_by_mean());
+    let first = app.channel_at(0);
+    press(&mut app, &["<esc>"]);
+    assert_eq!(app.position_of(first), 0);
+    press(&mut app, &["o"]);
+    assert_eq!(app.channel_at(0), 0);
+}
+
+#[test]
+fn mouse_selects_layers_and_tiles() {
+    let mut app = app();
+    let buf = draw(&mut app, 100, 30);
+    // Find the row that shows pool1 in the sidebar and click it.
+    let s = text(&buf);
+    let row = s
+        .lines()
+        .position(|l| l.contains("pool1"))
+        .expect("pool1 row") as u16;
+    let click = |x, y| {
+        Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    app.handle_event(&click(3, row));
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("pool1"));
+    // Click the third tile: that channel is selected; clicking it again zooms.
+    draw(&mut app, 100, 30);
+    let (x, y) = tile_centre(&buf_after(&mut app), 2);
+    app.handle_event(&click(x, y));
+    assert_eq!(app.channel(), 2);
+    app.handle_event(&click(x, y));
+    assert!(app.is_zoomed());
+    // The wheel over the sidebar moves between layers.
+    let wheel = Event::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 3,
+        row,
+        modifiers: KeyModifiers::NONE,
+    });
+    draw(&mut app, 100, 30);
+    app.handle_event(&wheel);
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("wide"));
+}
+
+fn buf_after(app: &mut App) -> Buffer {
+    draw(app, 100, 30)
+}
+
+/// The centre of the `n`-th picture tile, found as the n-th run of `▀` cells on the first row
+/// of tiles.
+fn tile_centre(buf: &Buffer, n: usize) -> (u16, u16) {
+    for y in 0..buf.area.height {
+        let mut runs = Vec::new();
+        let mut x = 0;
+        while x < buf.area.width {
+            if buf[(x, y)].symbol() == "▀" {
+                let start = x;
+                while x < buf.area.width && buf[(x, y)].symbol() == "▀" {
+                    x += 1;
+                }
+                runs.push((start, x));
+            } else {
+                x += 1;
+            }
+        }
+        if runs.len() > n {
+            let (a, b) = runs[n];
+            return ((a + b) / 2, y);
+        }
+    }
+    panic!("no row with {n} tiles");
+}
+
+#[test]
+fn pictures_are_cached_per_view_state() {
+    let mut app = app();
+    draw(&mut app, 100, 30);
+    let after_first = app.cached_pictures();
+    assert_eq!(after_first, 7, "6 tiles and the sum");
+    // Moving the selection redraws no picture; a new colormap makes new ones.
+    press(&mut app, &["l", "l"]);
+    draw(&mut app, 100, 30);
+    assert_eq!(app.cached_pictures(), after_first);
+    press(&mut app, &["c"]);
+    draw(&mut app, 100, 30);
+    assert_eq!(app.cached_pictures(), after_first + 6 + 1);
+}
+
+#[test]
+fn half_blocks_follow_the_colormap() {
+    let mut app = app();
+    let buf = draw(&mut app, 100, 30);
+    // The sum of conv1 is lowest at the top-right corner ((y − x) most negative) and highest at
+    // the bottom-left; viridis runs from dark purple to yellow.
+    let cells: Vec<_> = buf.content().iter().filter(|c| c.symbol() == "▀").collect();
+    assert!(!cells.is_empty());
+    let low = featscope::render::Colormap::Viridis.color(0.0);
+    let high = featscope::render::Colormap::Viridis.color(1.0);
+    let has = |rgb: [u8; 3]| {
+        cells.iter().any(|c| {
+            c.fg == Color::Rgb(rgb[0], rgb[1], rgb[2]) || c.bg == Color::Rgb(rgb[0], rgb[1], rgb[2])
+        })
+    };
+    assert!(has(low) && has(high));
+}
+
+#[test]
+fn without_truecolor_pictures_use_256_colours() {
+    let opts = AppOptions {
+        graphics: Graphics::HalfBlocks { truecolor: false },
+        ..AppOptions::default()
+    };
+    let mut app = App::with_activations(synthetic(), opts);
+    let buf = draw(&mut app, 100, 30);
+    for c in buf.content().iter().filter(|c| c.symbol() == "▀") {
+        assert!(matches!(c.fg, Color::Indexed(_)), "{c:?}");
+    }
+}
+
+#[test]
+fn no_color_makes_the_chrome_monochrome() {
+    let opts = AppOptions {
+        no_color: true,
+        ..AppOptions::default()
+    };
+    let mut app = App::with_activations(synthetic(), opts);
+    let mut pictures = 0;
+    for keys in [&[][..], &["?"][..], &["<esc>", "<enter>"][..]] {
+        press(&mut app, keys);
+        let buf = draw(&mut app, 100, 30);
+        for c in buf.content() {
+            if c.symbol() == "▀" || (app.is_zoomed() && c.bg != Color::Reset) {
+                pictures += 1;
+                continue;
+            }
+            assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "{c:?}");
+        }
+    }
+    assert!(pictures > 0, "pictures keep their colours");
+}
+
+#[test]
+fn loading_shows_the_graph_layers() {
+    use featscope::model::builder::{attr_ints, tensor_f32, Dim, GraphBuilder};
+    use featscope::model::proto::data_type;
+    let dims = |d: &[i64]| d.iter().map(|&v| Dim::Fixed(v)).collect::<Vec<_>>();
+    let mut g = GraphBuilder::new("tiny", 13);
+    g.input("x", data_type::FLOAT, &dims(&[1, 3, 8, 8]))
+        .initializer(tensor_f32("w", &[2, 3, 3, 3], &[0.1; 54]))
+        .node(
+            "Conv",
+            "c1",
+            &["x", "w"],
+            &["y"],
+            vec![attr_ints("kernel_shape", &[3, 3])],
+        )
+        .node("Relu", "r1", &["y"], &["z"], vec![])
+        .output("z", data_type::FLOAT, &dims(&[1, 2, 6, 6]));
+    let bytes = g.finish_bytes("test");
+    let model =
+        featscope::model::Model::from_bytes(std::path::Path::new("tiny.onnx"), bytes.into())
+            .expect("model");
+    let mut app = App::new(AppOptions::default());
+    app.set_model(model);
+    let s = screen(&mut app, 100, 30);
+    assert!(s.contains("c1") && s.contains("r1"), "{s}");
+    assert!(s.contains("2×6×6"), "declared shape of the output: {s}");
+    assert!(s.contains("opening the model…"), "{s}");
+    // Keys answer while loading; q quits.
+    press(&mut app, &["j", "?", "<esc>", "s", "e"]);
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("r1"));
+    assert!(matches!(press(&mut app, &["q"]), Some(Effect::Quit)));
+    // Ctrl-C quits too, even while typing a filter.
+    press(&mut app, &["/"]);
+    let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(matches!(app.handle_event(&ctrl_c), Some(Effect::Quit)));
+}
+
+/// The engine options the command line would give for `--backend tract`.
+fn tract_config() -> featscope::pipeline::RunConfig {
+    use clap::Parser;
+    featscope::cli::Cli::try_parse_from(["featscope", "--backend", "tract"])
+        .expect("arguments")
+        .view
+        .run
+        .config()
+}
+
+#[test]
+fn real_model_through_the_analyzer() {
+    use featscope::model::Model;
+    use featscope::pipeline::{Analyzer, Selection};
+    use featscope::tui::app::Msg;
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let seed = models.join("seed_cnn.onnx").exists();
+    // The seed CNN takes any size, so its shapes follow the image: only the channels are fixed.
+    let (model_path, image, first, shape) = if seed {
+        (
+            models.join("seed_cnn.onnx"),
+            models.join("chelsea.png"),
+            "conv1",
+            " · 1×9×",
+        )
+    } else {
+        (
+            models.join("mnist-8.onnx"),
+            models.join("digit2.png"),
+            "Convolution28",
+            " · 1×8×28×28",
+        )
+    };
+    let model = Model::open(&model_path).expect("model");
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut app = App::new(AppOptions {
+        export_dir: out.path().join("export"),
+        image_path: image.clone(),
+        ..AppOptions::default()
+    });
+    app.set_model(model.clone());
+    let loading = screen(&mut app, 120, 40);
+    assert!(loading.contains(first), "{loading}");
+
+    let mut analyzer = Analyzer::open(model, &tract_config(), &Selection::All).expect("engine");
+    let acts = analyzer.compute(&image).expect("inference");
+    app.on_message(Msg::Ready(Box::new(acts)));
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains(first) && s.contains(shape), "{s}");
+    assert!(s.contains("tract"), "engine in the status bar: {s}");
+    assert!(s.contains("channel 0 of"), "{s}");
+    // Every layer can be selected and drawn.
+    for _ in 0..app.entries().len() {
+        press(&mut app, &["j"]);
+        screen(&mut app, 120, 40);
+    }
+    press(&mut app, &["g"]);
+    match press(&mut app, &["e"]) {
+        Some(Effect::Export(job)) => {
+            let files = job.run().expect("export");
+            let names: Vec<String> = files
+                .iter()
+                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            assert!(names.iter().any(|n| n.ends_with("_grid.png")), "{names:?}");
+            assert!(names.iter().any(|n| n.ends_with("_sum.png")), "{names:?}");
+            assert!(names.contains(&"summary.json".to_string()), "{names:?}");
+            app.on_message(Msg::Exported(Ok(files)));
+            assert!(app.message().is_some_and(|m| m.contains("_grid.png")));
+        }
+        _ => panic!("e should export the selected layer"),
+    }
+}
+
+#[test]
+fn escape_sequences_in_names_never_reach_the_screen() {
+    use featscope::model::builder::{attr_ints, tensor_f32, Dim, GraphBuilder};
+    use featscope::model::proto::data_type;
+    use featscope::model::Model;
+    use featscope::pipeline::{Analyzer, Selection};
+    use featscope::tui::app::Msg;
+    let evil_conv = "evil\x1b[2J\x1b]0;pwned\x07";
+    let evil_tensor = "t\x1b[31mred\u{9b}31m";
+    let evil_relu = "relu\x07\x1b[5m";
+    let evil_out = "out\x1b]52;c;AAAA\x07";
+    let d = |v: &[i64]| v.iter().map(|&x| Dim::Fixed(x)).collect::<Vec<_>>();
+    let mut g = GraphBuilder::new("evil\x1b[H", 13);
+    g.input("input", data_type::FLOAT, &d(&[1, 3, 8, 8]))
+        .initializer(tensor_f32("w", &[2, 3, 3, 3], &[0.05; 54]))
+        .node(
+            "Conv",
+            evil_conv,
+            &["input", "w"],
+            &[evil_tensor],
+            vec![attr_ints("kernel_shape", &[3, 3])],
+        )
+        .node("Relu", evil_relu, &[evil_tensor], &[evil_out], vec![])
+        .output(evil_out, data_type::FLOAT, &d(&[1, 2, 6, 6]));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model_path = dir.path().join("evil.onnx");
+    std::fs::write(&model_path, g.finish_bytes("evil\x1b[2J")).expect("write model");
+    let image_path = dir.path().join("img\x1b[2J\x07.png");
+    image::RgbImage::from_fn(8, 8, |x, y| {
+        image::Rgb([(x * 30) as u8, (y * 30) as u8, 99])
+    })
+    .save_with_format(&image_path, image::ImageFormat::Png)
+    .expect("write image");
+
+    let model = Model::open(&model_path).expect("model");
+    let mut app = App::new(AppOptions {
+        image_path: image_path.clone(),
+        export_dir: dir.path().join("out\x1b[2J"),
+        ..AppOptions::default()
+    });
+    let check = |app: &mut App, label: &str| {
+        for (w, h) in [(100, 30), (60, 16)] {
+            let buf = draw(app, w, h);
+            for cell in buf.content() {
+                let sym = cell.symbol();
+                assert!(
+                    !sym.chars().any(|c| c.is_control()),
+                    "{label}: control character in cell {sym:?}\n{}",
+                    text(&buf)
+                );
+            }
+        }
+    };
+    app.set_model(model.clone());
+    check(&mut app, "loading");
+    app.on_message(Msg::Stage(format!("running on {}", image_path.display())));
+    check(&mut app, "stage");
+    let mut analyzer = Analyzer::open(model, &tract_config(), &Selection::All).expect("engine");
+    let acts = analyzer.compute(&image_path).expect("inference");
+    app.on_message(Msg::Ready(Box::new(acts)));
+    check(&mut app, "grid");
+    let s = screen(&mut app, 100, 30);
+    assert!(
+        s.contains("evil?[2J?]0;pwned?"),
+        "names are shown, neutralised: {s}"
+    );
+    for keys in [
+        &["j"][..],
+        &["<enter>"],
+        &["<esc>", "s", "<enter>"],
+        &["<esc>", "s", "s", "s"],
+        &["?"],
+        &["<esc>", "/", "e"],
+    ] {
+        press(&mut app, keys);
+        check(&mut app, &format!("after {keys:?}"));
+    }
+    press(&mut app, &["<esc>"]);
+    app.on_message(Msg::Exported(Err(
+        "cannot write out\x1b[2J/x.png\x07".into()
+    )));
+    check(&mut app, "export error");
+    app.on_message(Msg::Failed(format!(
+        "{}: \x1b[31mbroken",
+        image_path.display()
+    )));
+    check(&mut app, "failure");
+}

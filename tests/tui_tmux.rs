@@ -1,0 +1,243 @@
+//! End to end in a real terminal: the built binary in a detached tmux session, driven with
+//! send-keys and read back with capture-pane. Skipped when tmux is missing, unless
+//! FEATSCOPE_REQUIRE_TMUX=1 (CI) makes that a failure.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// One tmux server per test, on its own socket, so tests and the user's tmux never meet.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, width: u16, height: u16, shell_command: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            if std::env::var("FEATSCOPE_REQUIRE_TMUX").as_deref() == Ok("1") {
+                panic!("tmux is not installed, and FEATSCOPE_REQUIRE_TMUX=1");
+            }
+            eprintln!("skipping {name}: tmux is not installed");
+            return None;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmux = Tmux {
+            socket: format!("featscope-{name}-{}-{nanos}", std::process::id()),
+        };
+        let out = tmux.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "-c",
+            env!("CARGO_MANIFEST_DIR"),
+            shell_command,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(tmux)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn capture(&self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", "t"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn send(&self, keys: &str) {
+        let out = self.run(&["send-keys", "-t", "t", keys]);
+        assert!(out.status.success(), "send-keys {keys}");
+    }
+
+    /// Polls the pane until `want` shows, or fails with what the pane showed.
+    fn wait_for(&self, want: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.capture();
+            if screen.contains(want) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("waited {timeout:?} for {want:?}; the pane shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_until_gone(&self, unwanted: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let screen = self.capture();
+            if !screen.contains(unwanted) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("waited {timeout:?} for {unwanted:?} to go; the pane shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The pane runs featscope, then prints its exit status and stays open to be read.
+fn featscope_command(args: &str) -> String {
+    let bin = quote(env!("CARGO_BIN_EXE_featscope"));
+    format!(
+        "sh -c {}",
+        quote(&format!("{bin} {args}; echo EXIT=$?; sleep 600"))
+    )
+}
+
+#[test]
+fn bundled_model_in_tmux() {
+    assert!(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/efficientnet_lite0.onnx")
+        .exists());
+    let Some(tmux) = Tmux::start(
+        "bundled",
+        120,
+        40,
+        &featscope_command("--backend tract --graphics halfblocks"),
+    ) else {
+        return;
+    };
+    // The sidebar lists the graph's layers at once, before inference ends.
+    tmux.wait_for("/_conv_stem/Conv", Duration::from_secs(30));
+    // Inference done: the grid, the layer's stats, the engine in the status bar.
+    let screen = tmux.wait_for("channel 0 of 32", Duration::from_secs(180));
+    assert!(screen.contains("Layers (94)"), "{screen}");
+    assert!(screen.contains("dead 0/32"), "{screen}");
+    assert!(screen.contains("tract 0."), "{screen}");
+    assert!(screen.contains("tiger cat"), "top-5: {screen}");
+
+    tmux.send("j");
+    let screen = tmux.wait_for(
+        " /_swish/Clip · Clip · 1×32×112×112 ",
+        Duration::from_secs(10),
+    );
+    assert!(screen.contains("▀"), "pictures are drawn: {screen}");
+
+    tmux.send("?");
+    let screen = tmux.wait_for("next colormap", Duration::from_secs(10));
+    assert!(
+        screen.contains("cycle grid / sum / overlay / input"),
+        "{screen}"
+    );
+    tmux.send("Escape");
+    tmux.wait_until_gone("next colormap", Duration::from_secs(10));
+
+    tmux.send("q");
+    let screen = tmux.wait_for("EXIT=0", Duration::from_secs(10));
+    // The alternate screen is gone: the view's chrome is no longer on the pane.
+    assert!(!screen.contains("Layers (94)"), "{screen}");
+}
+
+#[test]
+fn not_a_tty_points_to_snapshot() {
+    let out = Command::new(env!("CARGO_BIN_EXE_featscope"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("featscope runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("featscope snapshot"), "{err}");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let Some(tmux) = Tmux::start(
+        "sigterm",
+        100,
+        30,
+        &featscope_command("models/seed_cnn.onnx models/chelsea.png --backend tract --graphics halfblocks < /dev/tty & pid=$!; sleep 3; kill -TERM $pid; wait $pid"),
+    ) else {
+        return;
+    };
+    let screen = tmux.wait_for("EXIT=0", Duration::from_secs(60));
+    assert!(!screen.contains("Layers ("), "{screen}");
+}
+
+#[test]
+fn tiny_terminal_in_tmux() {
+    let Some(tmux) = Tmux::start(
+        "tiny",
+        30,
+        10,
+        &featscope_command(
+            "models/seed_cnn.onnx models/chelsea.png --backend tract --graphics halfblocks",
+        ),
+    ) else {
+        return;
+    };
+    tmux.wait_for("terminal too small", Duration::from_secs(30));
+    tmux.send("q");
+    tmux.wait_for("EXIT=0", Duration::from_secs(10));
+}
+
+#[test]
+fn a_hung_up_terminal_ends_featscope() {
+    // featscope runs as the pane's own process, so closing the pane hangs up its terminal,
+    // as a dropped SSH connection does.
+    let bin = quote(env!("CARGO_BIN_EXE_featscope"));
+    let Some(tmux) = Tmux::start(
+        "hangup",
+        100,
+        30,
+        &format!(
+            "{bin} models/seed_cnn.onnx models/chelsea.png --backend tract --graphics halfblocks"
+        ),
+    ) else {
+        return;
+    };
+    tmux.wait_for("Layers (", Duration::from_secs(30));
+    let out = tmux.run(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "pane pid");
+    let proc_dir = Path::new("/proc").join(&pid);
+    assert!(proc_dir.exists(), "featscope is running");
+    let _ = tmux.run(&["kill-server"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc_dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A zombie (State: Z) has exited too; only a live process fails.
+    let alive = std::fs::read_to_string(proc_dir.join("status"))
+        .map(|s| !s.contains("State:\tZ"))
+        .unwrap_or(false);
+    assert!(
+        !alive,
+        "featscope {pid} kept running after its terminal hung up"
+    );
+}
