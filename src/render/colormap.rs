@@ -80,8 +80,6 @@ impl Colormap {
 /// 0..=1 → LUT index, as matplotlib quantises a 256-colour map.
 #[inline]
 pub fn level(t: f32) -> usize {
-    if t.is_nan() {
-        return 0;
-    }
+    // `as` saturates and maps NaN to 0, so no branch is needed.
     ((t * 256.0) as i32).clamp(0, 255) as usize
 }

@@ -55,20 +55,71 @@ pub fn auto_scale(height: usize, width: usize, min_side: usize) -> u32 {
     min_side.div_ceil(short).clamp(1, 64) as u32
 }
 
+/// One pass over a slice: min, max (of finite values), sum and count of exact zeros.
+/// Eight independent lanes let the compiler vectorise it; this runs over every activation.
+#[derive(Clone, Copy, Debug)]
+struct Summary {
+    lo: f32,
+    hi: f32,
+    sum: f64,
+    zeros: usize,
+}
+
+fn summarize(values: &[f32]) -> Summary {
+    const LANES: usize = 8;
+    let mut lo = [f32::INFINITY; LANES];
+    let mut hi = [f32::NEG_INFINITY; LANES];
+    let mut sum = [0f32; LANES];
+    let mut zeros = [0u32; LANES];
+    let whole = values.len() - values.len() % LANES;
+    let (body, rest) = values.split_at(whole);
+    let mut total = 0f64;
+    // Partial sums are flushed to f64 every 4096 values to keep f32 rounding small.
+    for block in body.chunks(LANES * 512) {
+        for c in block.chunks_exact(LANES) {
+            for i in 0..LANES {
+                lo[i] = lo[i].min(c[i]);
+                hi[i] = hi[i].max(c[i]);
+                sum[i] += c[i];
+                zeros[i] += (c[i] == 0.0) as u32;
+            }
+        }
+        total += sum.iter().map(|&v| v as f64).sum::<f64>();
+        sum = [0.0; LANES];
+    }
+    let mut summary = Summary {
+        lo: lo.iter().copied().fold(f32::INFINITY, f32::min),
+        hi: hi.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        sum: total,
+        zeros: zeros.iter().map(|&z| z as usize).sum(),
+    };
+    for &v in rest {
+        summary.lo = summary.lo.min(v);
+        summary.hi = summary.hi.max(v);
+        summary.sum += v as f64;
+        summary.zeros += (v == 0.0) as usize;
+    }
+    if !summary.lo.is_finite() || !summary.hi.is_finite() {
+        // ±∞ present (rare): the range comes from the finite values only.
+        let (lo, hi) = values
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        summary.lo = lo;
+        summary.hi = hi;
+    }
+    summary
+}
+
 /// Finite min and max of `values` (0, 0 when there is none).
 pub fn min_max(values: &[f32]) -> (f32, f32) {
-    let mut lo = f32::INFINITY;
-    let mut hi = f32::NEG_INFINITY;
-    for &v in values {
-        if v.is_finite() {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-    }
-    if lo > hi {
+    let s = summarize(values);
+    if s.lo > s.hi {
         (0.0, 0.0)
     } else {
-        (lo, hi)
+        (s.lo, s.hi)
     }
 }
 
@@ -109,18 +160,20 @@ fn paint(
     };
     let stride = img.width() as usize * 3;
     let buf: &mut [u8] = img.as_mut();
-    let mut row = vec![0u8; width * s * 3];
-    for y in 0..height {
-        for x in 0..width {
-            let t = (values[y * width + x] - lo) * inv;
-            let rgb = lut[colormap::level(t)];
-            for k in 0..s {
-                row[(x * s + k) * 3..(x * s + k) * 3 + 3].copy_from_slice(&rgb);
+    let row_len = width * s * 3;
+    for (y, line) in values.chunks_exact(width).take(height).enumerate() {
+        let first = (y0 + y * s) * stride + x0 * 3;
+        let row = &mut buf[first..first + row_len];
+        for (block, &v) in row.chunks_exact_mut(3 * s).zip(line) {
+            let rgb = lut[colormap::level((v - lo) * inv)];
+            for px in block.chunks_exact_mut(3) {
+                px.copy_from_slice(&rgb);
             }
         }
-        for k in 0..s {
+        // Enlarged maps repeat the row just drawn.
+        for k in 1..s {
             let start = (y0 + y * s + k) * stride + x0 * 3;
-            buf[start..start + row.len()].copy_from_slice(&row);
+            buf.copy_within(first..first + row_len, start);
         }
     }
 }
@@ -272,29 +325,26 @@ pub struct LayerStats {
 }
 
 pub fn layer_stats(fm: &FeatureMaps) -> LayerStats {
-    let (min, max) = min_max(&fm.data);
+    let mut lo = f32::INFINITY;
+    let mut hi = f32::NEG_INFINITY;
     let mut zeros = 0usize;
     let mut dead = 0usize;
     let mut total = 0f64;
     let mut channel_means = Vec::with_capacity(fm.channels);
     for c in 0..fm.channels {
         let ch = fm.channel(c);
-        let mut sum = 0f64;
-        let mut ch_zeros = 0usize;
-        for &v in ch {
-            sum += v as f64;
-            if v == 0.0 {
-                ch_zeros += 1;
-            }
-        }
-        zeros += ch_zeros;
-        if ch_zeros == ch.len() {
+        let s = summarize(ch);
+        lo = lo.min(s.lo);
+        hi = hi.max(s.hi);
+        zeros += s.zeros;
+        if s.zeros == ch.len() {
             dead += 1;
         }
-        total += sum;
-        channel_means.push((sum / ch.len().max(1) as f64) as f32);
+        total += s.sum;
+        channel_means.push((s.sum / ch.len().max(1) as f64) as f32);
     }
     let n = fm.data.len().max(1);
+    let (min, max) = if lo > hi { (0.0, 0.0) } else { (lo, hi) };
     LayerStats {
         min,
         max,
