@@ -176,3 +176,15 @@ fn auto_scale_enlarges_small_maps_only() {
     assert_eq!(render::auto_scale(7, 7, 32), 5);
     assert_eq!(render::auto_scale(1, 1, 32), 32);
 }
+
+#[test]
+fn ranges_ignore_infinities_and_nans() {
+    let mut values: Vec<f32> = (0..37).map(|i| i as f32 - 10.0).collect();
+    assert_eq!(render::min_max(&values), (-10.0, 26.0));
+    values[5] = f32::INFINITY;
+    values[30] = f32::NEG_INFINITY;
+    values[31] = f32::NAN;
+    assert_eq!(render::min_max(&values), (-10.0, 26.0));
+    assert_eq!(render::min_max(&[f32::NAN; 9]), (0.0, 0.0));
+    assert_eq!(render::min_max(&[]), (0.0, 0.0));
+}

@@ -69,28 +69,22 @@ fn summarize(values: &[f32]) -> Summary {
     const LANES: usize = 8;
     let mut lo = [f32::INFINITY; LANES];
     let mut hi = [f32::NEG_INFINITY; LANES];
-    let mut sum = [0f32; LANES];
+    let mut sum = [0f64; LANES];
     let mut zeros = [0u32; LANES];
     let whole = values.len() - values.len() % LANES;
     let (body, rest) = values.split_at(whole);
-    let mut total = 0f64;
-    // Partial sums are flushed to f64 every 4096 values to keep f32 rounding small.
-    for block in body.chunks(LANES * 512) {
-        for c in block.chunks_exact(LANES) {
-            for i in 0..LANES {
-                lo[i] = lo[i].min(c[i]);
-                hi[i] = hi[i].max(c[i]);
-                sum[i] += c[i];
-                zeros[i] += (c[i] == 0.0) as u32;
-            }
+    for c in body.chunks_exact(LANES) {
+        for i in 0..LANES {
+            lo[i] = lo[i].min(c[i]);
+            hi[i] = hi[i].max(c[i]);
+            sum[i] += c[i] as f64;
+            zeros[i] += (c[i] == 0.0) as u32;
         }
-        total += sum.iter().map(|&v| v as f64).sum::<f64>();
-        sum = [0.0; LANES];
     }
     let mut summary = Summary {
         lo: lo.iter().copied().fold(f32::INFINITY, f32::min),
         hi: hi.iter().copied().fold(f32::NEG_INFINITY, f32::max),
-        sum: total,
+        sum: sum.iter().sum(),
         zeros: zeros.iter().map(|&z| z as usize).sum(),
     };
     for &v in rest {

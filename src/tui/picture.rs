@@ -8,7 +8,7 @@ use crate::render::{self, Colormap};
 use std::collections::HashMap;
 
 /// The smallest tile width (cells) still worth looking at; smaller maps keep their own width.
-pub const MIN_TILE_COLS: usize = 8;
+pub const MIN_TILE_COLS: usize = 12;
 
 /// Where a layer's channels go in a pane: tile size in cells, tiles per row and per page.
 /// Tiles sit one cell apart, with a one-cell margin, so the selection outline fits around any.
