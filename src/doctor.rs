@@ -41,7 +41,11 @@ pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
         }
         Err(e) => {
             println!("onnxruntime:  not loaded: {e}");
-            println!("--backend auto uses: tract");
+            if ort_lib::is_explicit(ort_lib_arg) {
+                println!("--backend auto fails: the library you named does not load");
+            } else {
+                println!("--backend auto uses: tract");
+            }
         }
     }
     crate::tui::terminal_report(query_terminal);

@@ -458,6 +458,31 @@ fn ort_library_missing() {
 }
 
 #[test]
+fn a_named_ort_library_that_fails_is_an_error_even_with_auto() {
+    let o = featscope(&[
+        "layers",
+        s(&seed()),
+        "--ort-lib",
+        "/nonexistent/libonnxruntime.so",
+    ]);
+    assert_fails(
+        &o,
+        1,
+        "--ort-lib: cannot load /nonexistent/libonnxruntime.so",
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_featscope"))
+        .args(["layers", s(&seed())])
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert_fails(
+        &o,
+        1,
+        "ORT_DYLIB_PATH: cannot load /nonexistent/libonnxruntime.so",
+    );
+}
+
+#[test]
 fn ort_library_that_is_not_onnx_runtime() {
     // Any shared library without OrtGetApiBase: the C library itself will do.
     let libc = [

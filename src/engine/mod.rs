@@ -149,6 +149,7 @@ pub fn open_engine(
                     Some(note),
                 ))
             }
+            Err(why) if ort_lib::is_explicit(opts.ort_lib.as_deref()) => Err(why),
             Err(why) => {
                 require_cpu(opts.device, "tract (ONNX Runtime was not found)")?;
                 let note = format!("engine: tract (built in); ONNX Runtime not used: {why}");

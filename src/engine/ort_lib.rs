@@ -49,6 +49,12 @@ pub fn take_log() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether the user named a library (`--ort-lib` or `ORT_DYLIB_PATH`): then a failure to load it
+/// is an error, not a reason to fall back to tract.
+pub fn is_explicit(explicit: Option<&Path>) -> bool {
+    explicit.is_some() || std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty())
+}
+
 /// Every place that would be tried, in order, with whether it is an explicit choice.
 pub fn candidates(explicit: Option<&Path>) -> Vec<(PathBuf, &'static str, bool)> {
     let mut out = Vec::new();
