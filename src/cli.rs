@@ -135,7 +135,7 @@ pub struct RunArgs {
     /// cpu, cuda or cuda:N (ONNX Runtime with CUDA only).
     #[arg(long, default_value = "cpu", help_heading = "Engine")]
     pub device: Device,
-    /// ONNX Runtime intra-op threads [default: all cores]; tract runs on one.
+    /// Inference threads [default: all cores].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Engine")]
     pub threads: Option<u32>,
     /// ONNX Runtime library (libonnxruntime.so) to load.

@@ -32,9 +32,15 @@ impl TractEngine {
         opts: &EngineOptions,
     ) -> Result<TractEngine, EngineError> {
         let path = model.path.display().to_string();
-        // tract runs single-threaded here (its multi-threaded kernels are a build feature that
-        // would rebuild the whole engine); --threads applies to ONNX Runtime.
-        let _ = opts.threads;
+        let threads = opts.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        // tract's executor is process-wide; a one-thread run keeps its default single thread.
+        if threads > 1 {
+            multithread::set_default_executor(multithread::Executor::multithread(threads));
+        }
         let bytes = model.with_outputs(outputs);
         let onnx = tract_onnx::onnx();
         let proto = onnx
