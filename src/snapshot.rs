@@ -150,21 +150,52 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.with_context(|| format!("{}: cannot write", path.display()))
 }
 
-pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>> {
-    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-    use image::ImageEncoder;
-    let mut out = Vec::with_capacity(img.as_raw().len() / 4);
-    // Tiles are enlarged by whole factors, so rows repeat: the Up filter turns them into zeros,
-    // at a fraction of Adaptive's cost.
-    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Up)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
+/// Encodes pixels with the `png` crate's fast (fdeflate) setting. Enlarged tiles repeat rows,
+/// which the Up filter turns into zeros at a fraction of Adaptive filtering's cost.
+fn encode(
+    width: u32,
+    height: u32,
+    color: png::ColorType,
+    palette: Option<Vec<u8>>,
+    data: &[u8],
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len() / 4);
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(color);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::Filter::Up);
+    if let Some(palette) = palette {
+        encoder.set_palette(palette);
+    }
+    let mut writer = encoder.write_header().context("PNG encoding failed")?;
+    writer
+        .write_image_data(data)
         .context("PNG encoding failed")?;
+    writer.finish().context("PNG encoding failed")?;
     Ok(out)
+}
+
+/// An 8-bit palette PNG: a third of the bytes of RGB for the same picture.
+pub fn encode_indexed_png(img: &render::IndexedImage) -> Result<Vec<u8>> {
+    let palette = img.palette().concat();
+    encode(
+        img.width,
+        img.height,
+        png::ColorType::Indexed,
+        Some(palette),
+        &img.indices,
+    )
+}
+
+pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>> {
+    encode(
+        img.width(),
+        img.height(),
+        png::ColorType::Rgb,
+        None,
+        img.as_raw(),
+    )
 }
 
 /// Makes sure `dir` exists and takes files, before any inference is spent.
@@ -271,8 +302,8 @@ fn write_layer(
         .unwrap_or_else(|| render::auto_scale(fm.height, fm.width, 224));
     let sum = render::render_sum(fm, style.colormap, sum_scale);
     let mut files = vec![
-        (format!("{stem}_grid.png"), encode_png(&grid)?),
-        (format!("{stem}_sum.png"), encode_png(&sum)?),
+        (format!("{stem}_grid.png"), encode_indexed_png(&grid)?),
+        (format!("{stem}_sum.png"), encode_indexed_png(&sum)?),
     ];
     if opts.overlay {
         let overlay = render::render_overlay(fm, &acts.input_image, style.colormap, 0.5);
@@ -290,8 +321,8 @@ fn write_layer(
         write_atomic(&out.join(name), bytes)?;
     }
     if opts.print {
-        printed.push((format!("{} — grid", layer.name), grid));
-        printed.push((format!("{} — sum", layer.name), sum));
+        printed.push((format!("{} — grid", layer.name), grid.to_rgb()));
+        printed.push((format!("{} — sum", layer.name), sum.to_rgb()));
     }
     summary.layout = Some(layer.layout);
     summary.grid = Some(GridShape { rows, cols });

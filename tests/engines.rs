@@ -351,7 +351,7 @@ fn check_odd_shapes(acts: &Activations) {
         if let Some(fm) = l.feature_maps() {
             let style = featscope::render::GridStyle::for_maps(fm);
             let grid = featscope::render::render_grid(fm, &[0], &style);
-            assert!(grid.width() > 0);
+            assert!(grid.width > 0);
             featscope::render::render_sum(fm, style.colormap, 4);
             featscope::render::render_overlay(fm, &acts.input_image, style.colormap, 0.5);
         }

@@ -97,6 +97,7 @@ fn names_are_unique_and_free_of_control_characters() {
     );
     assert!(names.iter().all(|n| !n.chars().any(char::is_control)));
     assert_eq!(sanitize("a\u{9b}b\r\n"), "a?b??");
+    assert_eq!(sanitize("relu\u{202E}1vnoc\u{200B}"), "relu?1vnoc?");
 }
 
 #[test]

@@ -61,9 +61,11 @@ fn two_channels() -> FeatureMaps {
     FeatureMaps::new(2, 2, 2, vec![0.0, 1.0, 2.0, 3.0, 10.0, 10.0, 10.0, 30.0])
 }
 
-fn px(img: &image::RgbImage, x: u32, y: u32) -> [u8; 3] {
-    img.get_pixel(x, y).0
+fn px(img: &render::IndexedImage, x: u32, y: u32) -> [u8; 3] {
+    img.rgb_at(x, y)
 }
+
+const TOP: usize = render::colormap::LEVELS - 1;
 
 #[test]
 fn grid_scales_each_channel_to_its_own_range() {
@@ -77,15 +79,15 @@ fn grid_scales_each_channel_to_its_own_range() {
     };
     let img = render_grid(&fm, &[0, 1], &style);
     // Two channels: 1 row × 2 cols, tiles 2×2, a 1 px gap.
-    assert_eq!((img.width(), img.height()), (5, 2));
+    assert_eq!((img.width, img.height), (5, 2));
     let lut = Colormap::Gray.lut();
     assert_eq!(px(&img, 0, 0), lut[0]);
     assert_eq!(px(&img, 1, 0), lut[render::colormap::level(1.0 / 3.0)]);
-    assert_eq!(px(&img, 1, 1), lut[255]);
+    assert_eq!(px(&img, 1, 1), lut[TOP]);
     assert_eq!(px(&img, 2, 0), BACKGROUND);
     // ch1: 10 is its minimum, 30 its maximum.
     assert_eq!(px(&img, 3, 0), lut[0]);
-    assert_eq!(px(&img, 4, 1), lut[255]);
+    assert_eq!(px(&img, 4, 1), lut[TOP]);
 }
 
 #[test]
@@ -99,13 +101,13 @@ fn per_layer_scale_puts_channels_on_one_range() {
         labels: false,
     };
     let img = render_grid(&fm, &[0, 1], &style);
-    assert_eq!((img.width(), img.height()), (8, 4));
+    assert_eq!((img.width, img.height), (8, 4));
     let lut = Colormap::Gray.lut();
     // Range 0..30: ch0's 3 is dim, ch1's 10 is a third of the way.
     assert_eq!(px(&img, 2, 2), lut[render::colormap::level(3.0 / 30.0)]);
     assert_eq!(px(&img, 3, 3), lut[render::colormap::level(3.0 / 30.0)]);
     assert_eq!(px(&img, 4, 0), lut[render::colormap::level(10.0 / 30.0)]);
-    assert_eq!(px(&img, 7, 3), lut[255]);
+    assert_eq!(px(&img, 7, 3), lut[TOP]);
 }
 
 #[test]
@@ -121,17 +123,28 @@ fn grid_draws_channels_in_the_given_order_and_labels_them() {
     style.labels = true;
     style.scale = 60;
     let labelled = render_grid(&fm, &[0, 1], &style);
-    assert!(labelled.height() > 120, "a label strip above the tiles");
+    assert!(labelled.height > 120, "a label strip above the tiles");
     let strip_has_text =
-        (0..labelled.width()).any(|x| (0..8).any(|y| px(&labelled, x, y) == [230, 230, 230]));
+        (0..labelled.width).any(|x| (0..8).any(|y| px(&labelled, x, y) == render::LABEL));
     assert!(strip_has_text);
 }
 
 #[test]
 fn a_constant_channel_takes_the_low_colour() {
     let fm = FeatureMaps::new(1, 2, 2, vec![5.0; 4]);
-    let img = render::render_channel(&fm, 0, &GridStyle::for_maps(&fm));
+    let style = GridStyle::for_maps(&fm);
+    let img = render::render_channel(&fm, 0, &style);
     assert!(img.pixels().all(|p| p.0 == Colormap::Viridis.color(0.0)));
+    // The RGB and palette pictures agree pixel for pixel.
+    let indexed = render::colorize_indexed(
+        fm.channel(0),
+        2,
+        2,
+        (5.0, 5.0),
+        Colormap::Viridis,
+        style.scale,
+    );
+    assert!(indexed.to_rgb() == img, "palette and RGB pictures differ");
 }
 
 #[test]
@@ -141,8 +154,9 @@ fn the_sum_map_is_the_one_to_one_sum_of_channels() {
     let img = render::render_sum(&fm, Colormap::Gray, 1);
     let lut = Colormap::Gray.lut();
     assert_eq!(px(&img, 0, 0), lut[0]);
-    assert_eq!(px(&img, 1, 1), lut[255]);
+    assert_eq!(px(&img, 1, 1), lut[TOP]);
     assert_eq!(px(&img, 1, 0), lut[render::colormap::level(1.0 / 23.0)]);
+    assert_eq!(img.palette().len(), 256, "one 8-bit PNG palette");
 }
 
 #[test]
@@ -154,7 +168,7 @@ fn overlay_blends_the_sum_over_the_image() {
     let half = render::render_overlay(&fm, &base, Colormap::Gray, 0.5);
     assert_eq!((half.width(), half.height()), (4, 4));
     // Top-left is the sum's minimum (black): half of the base colour.
-    assert_eq!(px(&half, 0, 0), [100, 50, 0]);
+    assert_eq!(half.get_pixel(0, 0).0, [100, 50, 0]);
 }
 
 #[test]

@@ -134,10 +134,19 @@ impl fmt::Debug for Model {
     }
 }
 
-/// Removes control characters (ESC, BEL, CR, …) so strings from a model cannot drive the terminal.
+/// Replaces control characters (ESC, BEL, CR, C1 controls) with `?` so strings from a model
+/// cannot drive the terminal, and bidirectional overrides and zero-width marks so they cannot
+/// disguise what is shown.
 pub fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| {
+            let disguising = matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+            if c.is_control() || disguising {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

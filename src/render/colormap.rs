@@ -2,6 +2,11 @@
 
 use std::sync::OnceLock;
 
+/// Colours per map. Two short of 256 so that a map, the grid's background and its label colour
+/// fit one 8-bit PNG palette (a third of the bytes of RGB to paint, compress and write); the
+/// missing two levels are invisible.
+pub const LEVELS: usize = 254;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Colormap {
@@ -43,23 +48,23 @@ impl Colormap {
         Colormap::ALL[(i + 1) % Colormap::ALL.len()]
     }
 
-    /// 256 RGB colours, low to high.
-    pub fn lut(self) -> &'static [[u8; 3]; 256] {
-        static LUTS: OnceLock<Vec<[[u8; 3]; 256]>> = OnceLock::new();
+    /// [`LEVELS`] RGB colours, low to high.
+    pub fn lut(self) -> &'static [[u8; 3]; LEVELS] {
+        static LUTS: OnceLock<Vec<[[u8; 3]; LEVELS]>> = OnceLock::new();
         let luts = LUTS.get_or_init(|| {
             Colormap::ALL
                 .iter()
                 .map(|c| {
-                    let mut lut = [[0u8; 3]; 256];
+                    let mut lut = [[0u8; 3]; LEVELS];
                     for (i, entry) in lut.iter_mut().enumerate() {
                         let color = match c {
-                            Colormap::Viridis => colorous::VIRIDIS.eval_rational(i, 256),
-                            Colormap::Magma => colorous::MAGMA.eval_rational(i, 256),
-                            Colormap::Inferno => colorous::INFERNO.eval_rational(i, 256),
-                            Colormap::Plasma => colorous::PLASMA.eval_rational(i, 256),
+                            Colormap::Viridis => colorous::VIRIDIS.eval_rational(i, LEVELS),
+                            Colormap::Magma => colorous::MAGMA.eval_rational(i, LEVELS),
+                            Colormap::Inferno => colorous::INFERNO.eval_rational(i, LEVELS),
+                            Colormap::Plasma => colorous::PLASMA.eval_rational(i, LEVELS),
                             // colorous' GREYS runs white → black; reversed so high is bright.
-                            Colormap::Gray => colorous::GREYS.eval_rational(255 - i, 256),
-                            Colormap::Turbo => colorous::TURBO.eval_rational(i, 256),
+                            Colormap::Gray => colorous::GREYS.eval_rational(LEVELS - 1 - i, LEVELS),
+                            Colormap::Turbo => colorous::TURBO.eval_rational(i, LEVELS),
                         };
                         *entry = [color.r, color.g, color.b];
                     }
@@ -77,9 +82,9 @@ impl Colormap {
     }
 }
 
-/// 0..=1 → LUT index, as matplotlib quantises a 256-colour map.
+/// 0..=1 → LUT index, quantised as matplotlib quantises its maps.
 #[inline]
 pub fn level(t: f32) -> usize {
     // `as` saturates and maps NaN to 0, so no branch is needed.
-    ((t * 256.0) as i32).clamp(0, 255) as usize
+    ((t * LEVELS as f32) as i32).clamp(0, LEVELS as i32 - 1) as usize
 }

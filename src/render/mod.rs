@@ -7,7 +7,7 @@ mod text;
 pub use colormap::Colormap;
 
 use crate::activations::FeatureMaps;
-use image::{Rgb, RgbImage};
+use image::RgbImage;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -37,6 +37,55 @@ impl Normalization {
 
 /// Gap colour between tiles.
 pub const BACKGROUND: [u8; 3] = [24, 24, 24];
+/// Tile label colour.
+pub const LABEL: [u8; 3] = [230, 230, 230];
+/// Palette slots after the colormap's [`colormap::LEVELS`] colours.
+pub const BACKGROUND_INDEX: u8 = colormap::LEVELS as u8;
+pub const LABEL_INDEX: u8 = colormap::LEVELS as u8 + 1;
+
+/// A picture as palette indices: the colormap's levels, then [`BACKGROUND`] and [`LABEL`].
+/// Feature maps need no more colours, and one byte a pixel makes grids cheap to encode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedImage {
+    pub width: u32,
+    pub height: u32,
+    /// Row-major palette indices.
+    pub indices: Vec<u8>,
+    pub colormap: Colormap,
+}
+
+impl IndexedImage {
+    fn filled(width: usize, height: usize, index: u8, colormap: Colormap) -> IndexedImage {
+        IndexedImage {
+            width: width as u32,
+            height: height as u32,
+            indices: vec![index; width * height],
+            colormap,
+        }
+    }
+
+    /// 256 RGB entries: the colormap, background, label.
+    pub fn palette(&self) -> Vec<[u8; 3]> {
+        let mut palette = self.colormap.lut().to_vec();
+        palette.push(BACKGROUND);
+        palette.push(LABEL);
+        palette
+    }
+
+    pub fn rgb_at(&self, x: u32, y: u32) -> [u8; 3] {
+        self.palette()[self.indices[(y * self.width + x) as usize] as usize]
+    }
+
+    pub fn to_rgb(&self) -> RgbImage {
+        let palette = self.palette();
+        let data: Vec<u8> = self
+            .indices
+            .iter()
+            .flat_map(|&i| palette[i as usize])
+            .collect();
+        RgbImage::from_raw(self.width, self.height, data).unwrap_or_default()
+    }
+}
 
 /// The seed's grid rule: rows = round(√n); cols = rows + 1 if √n > rows, else rows.
 pub fn grid_shape(n: usize) -> (usize, usize) {
@@ -117,56 +166,63 @@ pub fn min_max(values: &[f32]) -> (f32, f32) {
     }
 }
 
-/// Draws `values` (row-major `height × width`) as an image, `scale`× enlarged, mapping `lo..hi`
-/// to the colormap. A constant map (lo == hi) takes the colormap's low end, like matplotlib.
+/// Draws `values` (row-major `height × width`) as palette indices, `scale`× enlarged, mapping
+/// `lo..hi` to the colormap. A constant map (lo == hi) takes the low end, like matplotlib.
+pub fn colorize_indexed(
+    values: &[f32],
+    height: usize,
+    width: usize,
+    range: (f32, f32),
+    colormap: Colormap,
+    scale: u32,
+) -> IndexedImage {
+    let s = scale.max(1) as usize;
+    let mut img = IndexedImage::filled(width * s, height * s, 0, colormap);
+    paint(&mut img, 0, 0, values, height, width, range, s);
+    img
+}
+
+/// [`colorize_indexed`] as an RGB picture.
 pub fn colorize(
     values: &[f32],
     height: usize,
     width: usize,
-    (lo, hi): (f32, f32),
+    range: (f32, f32),
     colormap: Colormap,
     scale: u32,
 ) -> RgbImage {
-    let s = scale.max(1) as usize;
-    let mut img = RgbImage::new((width * s) as u32, (height * s) as u32);
-    paint(&mut img, 0, 0, values, height, width, (lo, hi), colormap, s);
-    img
+    colorize_indexed(values, height, width, range, colormap, scale).to_rgb()
 }
 
 #[allow(clippy::too_many_arguments)]
 fn paint(
-    img: &mut RgbImage,
+    img: &mut IndexedImage,
     x0: usize,
     y0: usize,
     values: &[f32],
     height: usize,
     width: usize,
     (lo, hi): (f32, f32),
-    colormap: Colormap,
     s: usize,
 ) {
-    let lut = colormap.lut();
     let range = hi - lo;
     let inv = if range > 0.0 && range.is_finite() {
         1.0 / range
     } else {
         0.0
     };
-    let stride = img.width() as usize * 3;
-    let buf: &mut [u8] = img.as_mut();
-    let row_len = width * s * 3;
+    let stride = img.width as usize;
+    let buf = &mut img.indices;
+    let row_len = width * s;
     for (y, line) in values.chunks_exact(width).take(height).enumerate() {
-        let first = (y0 + y * s) * stride + x0 * 3;
+        let first = (y0 + y * s) * stride + x0;
         let row = &mut buf[first..first + row_len];
-        for (block, &v) in row.chunks_exact_mut(3 * s).zip(line) {
-            let rgb = lut[colormap::level((v - lo) * inv)];
-            for px in block.chunks_exact_mut(3) {
-                px.copy_from_slice(&rgb);
-            }
+        for (block, &v) in row.chunks_exact_mut(s).zip(line) {
+            block.fill(colormap::level((v - lo) * inv) as u8);
         }
         // Enlarged maps repeat the row just drawn.
         for k in 1..s {
-            let start = (y0 + y * s + k) * stride + x0 * 3;
+            let start = (y0 + y * s + k) * stride + x0;
             buf.copy_within(first..first + row_len, start);
         }
     }
@@ -219,7 +275,7 @@ pub fn render_channel(fm: &FeatureMaps, c: usize, style: &GridStyle) -> RgbImage
 
 /// The channel grid: `channels` (an order or subset of channel indices) laid out by
 /// [`grid_shape`], one tile each, row by row.
-pub fn render_grid(fm: &FeatureMaps, channels: &[usize], style: &GridStyle) -> RgbImage {
+pub fn render_grid(fm: &FeatureMaps, channels: &[usize], style: &GridStyle) -> IndexedImage {
     let (rows, cols) = grid_shape(channels.len());
     let s = style.scale.max(1) as usize;
     let (tw, th) = (fm.width * s, fm.height * s);
@@ -227,7 +283,12 @@ pub fn render_grid(fm: &FeatureMaps, channels: &[usize], style: &GridStyle) -> R
     let label_h = if style.labels { text::HEIGHT + 2 } else { 0 };
     let width = cols * tw + cols.saturating_sub(1) * gap;
     let height = rows * (th + label_h) + rows.saturating_sub(1) * gap;
-    let mut img = RgbImage::from_pixel(width.max(1) as u32, height.max(1) as u32, Rgb(BACKGROUND));
+    let mut img = IndexedImage::filled(
+        width.max(1),
+        height.max(1),
+        BACKGROUND_INDEX,
+        style.colormap,
+    );
     let layer_range = min_max(&fm.data);
     for (i, &c) in channels.iter().enumerate() {
         let (r, col) = (i / cols, i % cols);
@@ -240,7 +301,7 @@ pub fn render_grid(fm: &FeatureMaps, channels: &[usize], style: &GridStyle) -> R
             } else {
                 c.to_string()
             };
-            text::draw(&mut img, x0, y0 + 1, tw, &label, [230, 230, 230]);
+            text::draw(&mut img, x0, y0 + 1, tw, &label);
         }
         let range = match style.normalization {
             Normalization::PerChannel => min_max(fm.channel(c)),
@@ -254,7 +315,6 @@ pub fn render_grid(fm: &FeatureMaps, channels: &[usize], style: &GridStyle) -> R
             fm.height,
             fm.width,
             range,
-            style.colormap,
             s,
         );
     }
@@ -274,9 +334,9 @@ pub fn channel_sum(fm: &FeatureMaps) -> Vec<f32> {
 }
 
 /// The summed map, scaled to its own min..max.
-pub fn render_sum(fm: &FeatureMaps, colormap: Colormap, scale: u32) -> RgbImage {
+pub fn render_sum(fm: &FeatureMaps, colormap: Colormap, scale: u32) -> IndexedImage {
     let sum = channel_sum(fm);
-    colorize(&sum, fm.height, fm.width, min_max(&sum), colormap, scale)
+    colorize_indexed(&sum, fm.height, fm.width, min_max(&sum), colormap, scale)
 }
 
 /// The summed map, colourised and stretched over `base` (the image as fed), blended with `alpha`
@@ -287,7 +347,7 @@ pub fn render_overlay(
     colormap: Colormap,
     alpha: f32,
 ) -> RgbImage {
-    let heat = render_sum(fm, colormap, 1);
+    let heat = render_sum(fm, colormap, 1).to_rgb();
     let heat = image::imageops::resize(
         &heat,
         base.width().max(1),

@@ -1,7 +1,7 @@
 //! Tile labels drawn with the public-domain 8×8 font from `font8x8`.
 
+use super::{IndexedImage, LABEL_INDEX};
 use font8x8::UnicodeFonts;
-use image::RgbImage;
 
 pub const HEIGHT: usize = 8;
 const ADVANCE: usize = 7;
@@ -10,9 +10,9 @@ pub fn width(text: &str) -> usize {
     text.chars().count() * ADVANCE
 }
 
-/// Draws `text` at (x, y), clipped to `max_width` pixels and to the image.
-pub fn draw(img: &mut RgbImage, x: usize, y: usize, max_width: usize, text: &str, color: [u8; 3]) {
-    let (w, h) = (img.width() as usize, img.height() as usize);
+/// Draws `text` at (x, y) in the label colour, clipped to `max_width` pixels and to the image.
+pub fn draw(img: &mut IndexedImage, x: usize, y: usize, max_width: usize, text: &str) {
+    let (w, h) = (img.width as usize, img.height as usize);
     for (i, ch) in text.chars().enumerate() {
         let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else {
             continue;
@@ -22,7 +22,7 @@ pub fn draw(img: &mut RgbImage, x: usize, y: usize, max_width: usize, text: &str
                 let px = x + i * ADVANCE + col;
                 let py = y + row;
                 if bits & (1 << col) != 0 && px < x + max_width && px < w && py < h {
-                    img.put_pixel(px as u32, py as u32, image::Rgb(color));
+                    img.indices[py * w + px] = LABEL_INDEX;
                 }
             }
         }
