@@ -32,6 +32,9 @@ pub enum Command {
     Layers(LayersArgs),
     /// Say which engine would run, where ONNX Runtime is, and what the terminal supports.
     Doctor(DoctorArgs),
+    /// Internal: asks the terminal about graphics, for the view (answers on stderr).
+    #[command(name = "__probe-terminal", hide = true)]
+    ProbeTerminal,
 }
 
 /// The interactive view.

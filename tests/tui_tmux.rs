@@ -248,3 +248,22 @@ fn a_hung_up_terminal_ends_featscope() {
         "featscope {pid} kept running after its terminal hung up"
     );
 }
+
+#[test]
+fn the_first_key_reaches_the_view_after_the_graphics_query() {
+    // `--graphics auto` asks the terminal; a detached tmux has no outer terminal to answer
+    // passthrough queries, so the query times out. The user's first key must still count.
+    let Some(tmux) = Tmux::start(
+        "first-key",
+        100,
+        30,
+        &featscope_command("models/seed_cnn.onnx models/chelsea.png --backend tract"),
+    ) else {
+        return;
+    };
+    tmux.wait_for("channel 0 of 9", Duration::from_secs(60));
+    tmux.send("j");
+    tmux.wait_for(" relu1 · Relu · ", Duration::from_secs(10));
+    tmux.send("q");
+    tmux.wait_for("EXIT=0", Duration::from_secs(10));
+}

@@ -132,38 +132,116 @@ fn in_tmux() -> bool {
     env_set("TMUX")
 }
 
-/// Asks the terminal for its graphics protocol and font size. Only with a terminal on both
-/// stdin and stdout: the query writes to one and reads the answer from the other.
-fn query() -> Result<Picker, String> {
+/// What the terminal says about itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Probe {
+    pub protocol: ProtocolType,
+    /// Cell size in pixels (a guess when not reported).
+    pub font: (u16, u16),
+    pub font_reported: bool,
+}
+
+/// The hidden `featscope __probe-terminal` runs this: ratatui-image's query on the inherited
+/// terminal, the answer on stderr as `protocol width height reported`.
+pub fn probe_child() {
+    let mut options = ratatui_image::picker::cap_parser::QueryStdioOptions::default();
+    options.timeout = QUERY_TIMEOUT;
+    if let Ok(picker) = Picker::from_query_stdio_with_options(options) {
+        let reported = picker
+            .capabilities()
+            .iter()
+            .any(|c| matches!(c, ratatui_image::picker::Capability::CellSize(Some(_))));
+        let (w, h) = picker.font_size();
+        eprintln!(
+            "{} {w} {h} {}",
+            protocol_name(picker.protocol_type()),
+            u8::from(reported)
+        );
+    }
+}
+
+/// Asks the terminal for its graphics protocol and font size, in a child process: a terminal
+/// that never answers would otherwise leave ratatui-image's reader thread blocked on stdin,
+/// where it would eat the user's first key. A child that overstays is killed, reader and all.
+fn query() -> Result<Probe, String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err("stdin or stdout is not a terminal".into());
     }
-    let mut options = ratatui_image::picker::cap_parser::QueryStdioOptions::default();
-    options.timeout = QUERY_TIMEOUT;
-    Picker::from_query_stdio_with_options(options).map_err(|e| sanitize(&e.to_string()))
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .arg("__probe-terminal")
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the terminal probe: {e}"))?;
+    let deadline = std::time::Instant::now() + QUERY_TIMEOUT + Duration::from_millis(500);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("the terminal did not answer".into());
+            }
+        }
+    }
+    let mut answer = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut answer);
+    }
+    parse_probe(&answer).ok_or_else(|| "the terminal did not answer".into())
+}
+
+fn parse_probe(answer: &str) -> Option<Probe> {
+    let mut parts = answer.split_whitespace();
+    let protocol = match parts.next()? {
+        "sixel" => ProtocolType::Sixel,
+        "kitty" => ProtocolType::Kitty,
+        "iterm2" => ProtocolType::Iterm2,
+        _ => ProtocolType::Halfblocks,
+    };
+    let w = parts.next()?.parse().ok()?;
+    let h = parts.next()?.parse().ok()?;
+    let font_reported = parts.next()? == "1";
+    Some(Probe {
+        protocol,
+        font: (w, h),
+        font_reported,
+    })
+}
+
+/// A picker for `protocol` with the probed cell size (tmux is detected from its environment).
+#[allow(deprecated)] // `from_fontsize` is the one constructor that takes a known cell size.
+fn picker(font: (u16, u16), protocol: ProtocolType) -> Picker {
+    let mut picker = Picker::from_fontsize(font);
+    picker.set_protocol_type(protocol);
+    picker
 }
 
 /// Picks the graphics for `--graphics`. Call in raw mode, before the event loop reads stdin.
 pub fn detect(arg: GraphicsArg) -> Graphics {
     let forced = match arg {
         GraphicsArg::Halfblocks => return Graphics::halfblocks(),
-        // Over SSH every picture crosses the network; half-blocks are small and always work.
-        GraphicsArg::Auto if over_ssh() => return Graphics::halfblocks(),
         GraphicsArg::Auto => None,
         GraphicsArg::Sixel => Some(ProtocolType::Sixel),
         GraphicsArg::Kitty => Some(ProtocolType::Kitty),
         GraphicsArg::Iterm2 => Some(ProtocolType::Iterm2),
     };
     match (query(), forced) {
-        (Ok(picker), None) if picker.protocol_type() != ProtocolType::Halfblocks => {
-            Graphics::Protocol(Box::new(picker))
+        (Ok(probe), None) if probe.protocol != ProtocolType::Halfblocks => {
+            Graphics::Protocol(Box::new(picker(probe.font, probe.protocol)))
         }
         (_, None) => Graphics::halfblocks(),
         (result, Some(protocol)) => {
-            // Forced: keep the queried font size when there is one.
-            let mut picker = result.unwrap_or_else(|_| Picker::halfblocks());
-            picker.set_protocol_type(protocol);
-            Graphics::Protocol(Box::new(picker))
+            // Forced: keep the queried cell size when there is one.
+            let font = result.map(|p| p.font).unwrap_or((10, 20));
+            Graphics::Protocol(Box::new(picker(font, protocol)))
         }
     }
 }
@@ -191,7 +269,7 @@ pub fn terminal_report(query_terminal: bool) {
         notes.push("inside tmux");
     }
     if over_ssh() {
-        notes.push("over SSH: --graphics auto uses half-blocks");
+        notes.push("over SSH: pictures cross the network (half-blocks are the lightest)");
     }
     if no_color_from_env() {
         notes.push("NO_COLOR: monochrome chrome");
@@ -204,28 +282,19 @@ pub fn terminal_report(query_terminal: bool) {
         return;
     }
     match query() {
-        Ok(picker) => {
-            let protocol = picker.protocol_type();
-            let verdict = if protocol == ProtocolType::Halfblocks {
+        Ok(probe) => {
+            let verdict = if probe.protocol == ProtocolType::Halfblocks {
                 "no graphics protocol reported; half-blocks".to_string()
             } else {
-                protocol_name(protocol).to_string()
+                protocol_name(probe.protocol).to_string()
             };
-            // Without a reported cell size the picker falls back to a guess; say so.
-            let reported = picker
-                .capabilities()
-                .iter()
-                .any(|c| matches!(c, ratatui_image::picker::Capability::CellSize(Some(_))));
-            let (fw, fh) = picker.font_size();
-            let font = if reported {
+            let (fw, fh) = probe.font;
+            let font = if probe.font_reported {
                 format!("font {fw}×{fh} px")
             } else {
                 "font size not reported".to_string()
             };
             println!("graphics:     {verdict} ({font})");
-            if over_ssh() && protocol != ProtocolType::Halfblocks {
-                println!("              --graphics auto uses half-blocks over SSH; --graphics {} forces it", protocol_name(protocol));
-            }
         }
         Err(e) => println!("graphics:     no answer ({e}); half-blocks"),
     }
@@ -256,5 +325,22 @@ mod tests {
                 "{protocol:?}: the escape sequence goes into the buffer"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+
+    #[test]
+    fn probe_answers_parse() {
+        let p = parse_probe("kitty 9 18 1\n").expect("parses");
+        assert_eq!(p.protocol, ProtocolType::Kitty);
+        assert_eq!((p.font, p.font_reported), ((9, 18), true));
+        let p = parse_probe("half-blocks 10 20 0").expect("parses");
+        assert_eq!(p.protocol, ProtocolType::Halfblocks);
+        assert!(!p.font_reported);
+        assert!(parse_probe("").is_none());
+        assert!(parse_probe("sixel x 20 1").is_none());
     }
 }
