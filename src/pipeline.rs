@@ -34,16 +34,13 @@ pub struct Analyzer {
     pub labels: Option<Vec<String>>,
     /// How `--backend auto` decided, for one line on stderr.
     pub engine_note: Option<String>,
-    pub load_time: std::time::Duration,
     engine: Box<dyn Engine>,
-    tensors: Vec<String>,
 }
 
 impl Analyzer {
     /// Opens the model, resolves preprocessing and builds the engine for `selection`
     /// (graph outputs are always included so classifiers can report their top-5).
     pub fn open(model: Model, config: &RunConfig, selection: &Selection) -> Result<Analyzer> {
-        let started = Instant::now();
         let sidecar = preprocess::sidecar_options(&model.path)?;
         let preprocess = config.preprocess.clone().or(&sidecar);
         let geometry = preprocess::input_geometry(&model)?;
@@ -64,9 +61,7 @@ impl Analyzer {
             preprocess,
             labels,
             engine_note,
-            load_time: started.elapsed(),
             engine,
-            tensors,
         })
     }
 
@@ -131,10 +126,6 @@ impl Analyzer {
             inference,
             top5,
         })
-    }
-
-    pub fn tensors(&self) -> &[String] {
-        &self.tensors
     }
 }
 
