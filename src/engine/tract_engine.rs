@@ -56,14 +56,8 @@ impl TractEngine {
                 format!("unresolved inputs {:?}", parsed.unresolved_inputs),
             ));
         }
-        // The ONNX outputs are the graph's own, then the appended ones, in that order.
-        let mut all: Vec<String> = model.graph_outputs.clone();
-        all.extend(
-            outputs
-                .iter()
-                .filter(|o| !model.graph_outputs.contains(o))
-                .cloned(),
-        );
+        // tract keeps the ONNX output order of the model `with_outputs` made.
+        let all = model.outputs_with(outputs);
         let output_positions = outputs
             .iter()
             .map(|o| all.iter().position(|a| a == o).unwrap_or(usize::MAX))

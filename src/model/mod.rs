@@ -251,12 +251,11 @@ impl Model {
     /// a repeated embedded message field by concatenation, so this costs microseconds where a
     /// re-serialisation of the weights would cost a copy of the whole file.
     pub fn with_outputs(&self, names: &[String]) -> Vec<u8> {
-        let existing: HashSet<&str> = self.graph_outputs.iter().map(String::as_str).collect();
+        let appended = &self.outputs_with(names)[self.graph_outputs.len()..];
         let extra = ModelProto {
             graph: Some(GraphProto {
-                output: names
+                output: appended
                     .iter()
-                    .filter(|n| !existing.contains(n.as_str()))
                     .map(|n| ValueInfoProto {
                         name: n.clone(),
                         r#type: None,
@@ -270,6 +269,20 @@ impl Model {
         out.extend_from_slice(&self.bytes);
         extra.encode(&mut out).expect("Vec grows as needed");
         out
+    }
+
+    /// The outputs of [`Model::with_outputs`]`(names)`, in order: the graph's own, then those of
+    /// `names` that are not already among them.
+    pub fn outputs_with(&self, names: &[String]) -> Vec<String> {
+        let mut all = self.graph_outputs.clone();
+        let existing: HashSet<&str> = self.graph_outputs.iter().map(String::as_str).collect();
+        all.extend(
+            names
+                .iter()
+                .filter(|n| !existing.contains(n.as_str()))
+                .cloned(),
+        );
+        all
     }
 
     /// The folder that relative external-data locations are resolved against.
