@@ -7,7 +7,7 @@
 use super::EngineError;
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// The oldest ONNX Runtime whose C API (v17) featscope's `ort` build uses.
 pub const MIN_MINOR_VERSION: u32 = 17;
@@ -26,7 +26,6 @@ struct Loaded {
 }
 
 static LOADED: OnceLock<Result<Loaded, String>> = OnceLock::new();
-static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Loads ONNX Runtime (first call) and returns what was loaded, or why none could be.
 pub fn init(explicit: Option<&Path>) -> Result<OrtLib, EngineError> {
@@ -40,13 +39,6 @@ pub fn init(explicit: Option<&Path>) -> Result<OrtLib, EngineError> {
 /// The process-wide ONNX Runtime environment, once [`init`] succeeded.
 pub fn environment() -> Option<&'static ort::environment::Environment> {
     LOADED.get().and_then(|r| r.as_ref().ok()).map(|l| &l.env)
-}
-
-/// Warnings and errors ONNX Runtime logged (they are kept, never printed over the TUI).
-pub fn take_log() -> Vec<String> {
-    LOG.lock()
-        .map(|mut l| std::mem::take(&mut *l))
-        .unwrap_or_default()
 }
 
 /// Whether the user named a library (`--ort-lib` or `ORT_DYLIB_PATH`): then a failure to load it
@@ -192,13 +184,9 @@ fn load(explicit: Option<&Path>) -> Result<Loaded, String> {
                 .map_err(|e| e.to_string())?
                 .with_name("featscope")
                 .with_telemetry(false)
-                .with_logger(Arc::new(|level, _category, _id, _location, message| {
-                    if level >= ort::logging::LogLevel::Warning {
-                        if let Ok(mut log) = LOG.lock() {
-                            log.push(crate::model::sanitize(message));
-                        }
-                    }
-                }))
+                // ONNX Runtime would otherwise log to stderr, over the TUI; its failures reach
+                // featscope as errors from the calls that failed.
+                .with_logger(Arc::new(|_level, _category, _id, _location, _message| {}))
                 .build()
                 .map_err(|e| e.to_string())?;
             Ok(Loaded {

@@ -73,7 +73,11 @@ impl IndexedImage {
     }
 
     pub fn rgb_at(&self, x: u32, y: u32) -> [u8; 3] {
-        self.palette()[self.indices[(y * self.width + x) as usize] as usize]
+        match self.indices[(y * self.width + x) as usize] {
+            BACKGROUND_INDEX => BACKGROUND,
+            LABEL_INDEX => LABEL,
+            level => self.colormap.lut()[level as usize],
+        }
     }
 
     pub fn to_rgb(&self) -> RgbImage {
