@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use featscope::model::builder::{attr_ints, tensor_f32, Dim, GraphBuilder};
+use featscope::model::builder::{Dim, GraphBuilder};
 use featscope::model::proto::data_type::{FLOAT, INT64};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -251,36 +251,13 @@ fn a_truncated_onnx_file() {
 
 #[test]
 fn missing_external_data() {
-    use featscope::model::proto::{StringStringEntryProto, DATA_LOCATION_EXTERNAL};
     let dir = tempfile::tempdir().unwrap();
-    let mut w = tensor_f32("w", &[1, 1, 1, 1], &[]);
-    w.data_location = DATA_LOCATION_EXTERNAL;
-    w.external_data = vec![StringStringEntryProto {
-        key: "location".into(),
-        value: "weights.bin".into(),
-    }];
-    let mut g = GraphBuilder::new("ext", 13);
-    g.input(
-        "x",
-        FLOAT,
-        &[Dim::Fixed(1), Dim::Fixed(1), Dim::Fixed(8), Dim::Fixed(8)],
-    )
-    .initializer(w)
-    .node(
-        "Conv",
-        "conv",
-        &["x", "w"],
-        &["y"],
-        vec![attr_ints("kernel_shape", &[1, 1])],
-    )
-    .output("y", FLOAT, &[]);
-    let path = dir.path().join("ext.onnx");
-    std::fs::write(&path, g.finish_bytes("test")).unwrap();
+    let path = write_external_data_model(dir.path(), false);
     let o = featscope(&["layers", s(&path)]);
     assert_fails(
         &o,
         1,
-        "external data file 'weights.bin' (for weight 'w') is missing",
+        "external data file 'ext.weights' (for weight 'w') is missing",
     );
 }
 

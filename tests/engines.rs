@@ -379,42 +379,6 @@ fn odd_ranks_and_sizes_never_crash_ort() {
     check_odd_shapes(&acts);
 }
 
-/// The Conv weights live in a separate file, as large models store them.
-fn write_external_data_model(dir: &Path) -> std::path::PathBuf {
-    use featscope::model::proto::{StringStringEntryProto, DATA_LOCATION_EXTERNAL};
-    let weights: Vec<u8> = [4.0f32, -2.0]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-    std::fs::write(dir.join("ext.weights"), &weights).unwrap();
-    let mut w = tensor_f32("w", &[2, 1, 1, 1], &[]);
-    w.raw_data = Default::default();
-    w.data_location = DATA_LOCATION_EXTERNAL;
-    let entry = |k: &str, v: &str| StringStringEntryProto {
-        key: k.into(),
-        value: v.into(),
-    };
-    w.external_data = vec![
-        entry("location", "ext.weights"),
-        entry("offset", "0"),
-        entry("length", "8"),
-    ];
-    let mut g = GraphBuilder::new("ext", 13);
-    g.input("x", FLOAT, &[d(1), d(1), d(4), d(4)])
-        .initializer(w)
-        .node(
-            "Conv",
-            "conv",
-            &["x", "w"],
-            &["y"],
-            vec![attr_ints("kernel_shape", &[1, 1])],
-        )
-        .output("y", FLOAT, &[d(1), d(2), d(4), d(4)]);
-    let path = dir.join("ext.onnx");
-    std::fs::write(&path, g.finish_bytes("featscope-test")).unwrap();
-    path
-}
-
 fn check_external(acts: &Activations) {
     let conv = layer(acts, "conv").feature_maps().unwrap();
     assert_eq!(conv.value(0, 1, 1), 4.0 * 50.0);
@@ -424,7 +388,7 @@ fn check_external(acts: &Activations) {
 #[test]
 fn external_data_models_run_tract() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_external_data_model(dir.path());
+    let path = write_external_data_model(dir.path(), true);
     let acts = run_raw(&path, &ramp_image(dir.path()), Backend::Tract).unwrap();
     check_external(&acts);
 }
@@ -435,7 +399,7 @@ fn external_data_models_run_ort() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let path = write_external_data_model(dir.path());
+    let path = write_external_data_model(dir.path(), true);
     let acts = run_raw(&path, &ramp_image(dir.path()), Backend::Ort).unwrap();
     check_external(&acts);
 }

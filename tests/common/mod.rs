@@ -3,6 +3,8 @@
 
 use featscope::activations::Activations;
 use featscope::engine::{ort_lib, Backend, EngineOptions};
+use featscope::model::builder::{attr_ints, tensor_f32, Dim, GraphBuilder};
+use featscope::model::proto::data_type::FLOAT;
 use featscope::model::Model;
 use featscope::pipeline::{Analyzer, RunConfig, Selection};
 use std::path::{Path, PathBuf};
@@ -60,4 +62,51 @@ pub fn run_bytes(
     let model = Model::open(&path)?;
     let mut analyzer = Analyzer::open(model, &config(backend), &Selection::All)?;
     analyzer.compute_blank()
+}
+
+/// A 1×1 Conv (weights 4, −2) whose weights live in `ext.weights` beside the model, as large
+/// models store them; `with_weights_file: false` leaves that file out.
+pub fn write_external_data_model(dir: &Path, with_weights_file: bool) -> PathBuf {
+    use featscope::model::proto::{StringStringEntryProto, DATA_LOCATION_EXTERNAL};
+    let weights: Vec<u8> = [4.0f32, -2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    if with_weights_file {
+        std::fs::write(dir.join("ext.weights"), &weights).unwrap();
+    }
+    let mut w = tensor_f32("w", &[2, 1, 1, 1], &[]);
+    w.raw_data = Default::default();
+    w.data_location = DATA_LOCATION_EXTERNAL;
+    let entry = |k: &str, v: &str| StringStringEntryProto {
+        key: k.into(),
+        value: v.into(),
+    };
+    w.external_data = vec![
+        entry("location", "ext.weights"),
+        entry("offset", "0"),
+        entry("length", "8"),
+    ];
+    let mut g = GraphBuilder::new("ext", 13);
+    g.input(
+        "x",
+        FLOAT,
+        &[Dim::Fixed(1), Dim::Fixed(1), Dim::Fixed(4), Dim::Fixed(4)],
+    )
+    .initializer(w)
+    .node(
+        "Conv",
+        "conv",
+        &["x", "w"],
+        &["y"],
+        vec![attr_ints("kernel_shape", &[1, 1])],
+    )
+    .output(
+        "y",
+        FLOAT,
+        &[Dim::Fixed(1), Dim::Fixed(2), Dim::Fixed(4), Dim::Fixed(4)],
+    );
+    let path = dir.join("ext.onnx");
+    std::fs::write(&path, g.finish_bytes("featscope-test")).unwrap();
+    path
 }
