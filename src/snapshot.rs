@@ -150,55 +150,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.with_context(|| format!("{}: cannot write", path.display()))
 }
 
-/// Encodes pixels with the `png` crate's fast (fdeflate) setting. Enlarged tiles repeat rows,
-/// which the Up filter turns into zeros at a fraction of Adaptive filtering's cost.
-fn encode(
-    width: u32,
-    height: u32,
-    color: png::ColorType,
-    palette: Option<Vec<u8>>,
-    data: &[u8],
-) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len() / 4);
-    let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(color);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Fast);
-    encoder.set_filter(png::Filter::Up);
-    if let Some(palette) = palette {
-        encoder.set_palette(palette);
-    }
-    let mut writer = encoder.write_header().context("PNG encoding failed")?;
-    writer
-        .write_image_data(data)
-        .context("PNG encoding failed")?;
-    writer.finish().context("PNG encoding failed")?;
-    Ok(out)
-}
-
 /// An 8-bit palette PNG: a third of the bytes of RGB for the same picture.
 pub fn encode_indexed_png(img: &render::IndexedImage) -> Result<Vec<u8>> {
-    let palette = img.palette().concat();
-    encode(
-        img.width,
-        img.height,
-        png::ColorType::Indexed,
-        Some(palette),
-        &img.indices,
-    )
+    render::png::encode_indexed(img).context("PNG encoding failed")
 }
 
 pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>> {
-    encode(
-        img.width(),
-        img.height(),
-        png::ColorType::Rgb,
-        None,
-        img.as_raw(),
-    )
+    render::png::encode_rgb(img).context("PNG encoding failed")
 }
 
-/// Makes sure `dir` exists and takes files, before any inference is spent.
 pub fn check_output_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
