@@ -32,9 +32,6 @@ pub enum Command {
     Layers(LayersArgs),
     /// Say which engine would run, where ONNX Runtime is, and what the terminal supports.
     Doctor(DoctorArgs),
-    /// Internal: asks the terminal about graphics, for the view (answers on stderr).
-    #[command(name = "__probe-terminal", hide = true)]
-    ProbeTerminal,
 }
 
 /// The interactive view.
@@ -64,6 +61,19 @@ pub enum GraphicsArg {
     Sixel,
     Kitty,
     Iterm2,
+}
+
+impl From<GraphicsArg> for crate::tui::graphics::Request {
+    fn from(arg: GraphicsArg) -> Self {
+        use crate::tui::graphics::Request;
+        match arg {
+            GraphicsArg::Auto => Request::Auto,
+            GraphicsArg::Halfblocks => Request::HalfBlocks,
+            GraphicsArg::Sixel => Request::Sixel,
+            GraphicsArg::Kitty => Request::Kitty,
+            GraphicsArg::Iterm2 => Request::Iterm2,
+        }
+    }
 }
 
 #[derive(Args, Debug)]

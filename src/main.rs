@@ -50,10 +50,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Snapshot(args)) => run_snapshot(args),
         Some(Command::Layers(args)) => run_layers(args),
         Some(Command::Doctor(args)) => run_doctor(args),
-        Some(Command::ProbeTerminal) => {
-            featscope::tui::graphics::probe_child();
-            Ok(ExitCode::SUCCESS)
-        }
         None => featscope::tui::run(cli.view),
     }
 }

@@ -8,6 +8,7 @@ use featscope::activations::{Activations, ClassScore, FeatureMaps, Layer, LayerD
 use featscope::model::Layout;
 use featscope::tui::app::{App, AppOptions, Effect, View};
 use featscope::tui::graphics::Graphics;
+use featscope::tui::halfblock::Colours;
 use featscope::tui::keymap::KEYMAP;
 use featscope::tui::ui;
 use ratatui::backend::TestBackend;
@@ -165,7 +166,7 @@ fn default_view() {
     let s = screen(&mut app, 100, 30);
     assert!(s.contains(" conv1 · Conv · 1×6×8×8 "), "{s}");
     assert!(s.contains("channel 0 of 6"));
-    assert!(s.contains("Σ of 6 channels"));
+    assert!(s.contains("sum of 6 channels"));
     assert!(s.contains("synthetic (cpu) · 12 ms · viridis · per-channel"));
     assert!(s.contains("61.0% tabby"));
     // Stats of conv1: min = 6·(0−7)/10, max = 6·7/10; the diagonal is 0 in every channel.
@@ -239,8 +240,8 @@ fn zoom_with_cursor_values() {
     press(&mut app, &["s", "<enter>"]);
     let s = screen(&mut app, 100, 30);
     assert_eq!(app.view(), View::Sum);
-    // Σ over channels of (c+1)(y−x)/10 at (7, 7) is 0.
-    assert!(s.contains("(Σ, y, x) = (all, 7, 7)  0.000"), "{s}");
+    // The sum over channels of (c+1)(y−x)/10 at (7, 7) is 0.
+    assert!(s.contains("(sum, y, x) = (all, 7, 7)  0.000"), "{s}");
 }
 
 #[test]
@@ -421,29 +422,33 @@ fn buf_after(app: &mut App) -> Buffer {
     draw(app, 100, 30)
 }
 
-/// The centre of the `n`-th picture tile, found as the n-th run of `▀` cells on the first row
-/// of tiles.
+/// The centre of the `n`-th picture tile in reading order: tiles are the runs of `▀` as wide
+/// as the first one (the sum is wider), found at their top-left corners.
 fn tile_centre(buf: &Buffer, n: usize) -> (u16, u16) {
+    let picture = |x: u16, y: u16| buf[(x, y)].symbol() == "▀";
+    let mut tiles = Vec::new();
+    let mut tile_w = None;
     for y in 0..buf.area.height {
-        let mut runs = Vec::new();
         let mut x = 0;
         while x < buf.area.width {
-            if buf[(x, y)].symbol() == "▀" {
-                let start = x;
-                while x < buf.area.width && buf[(x, y)].symbol() == "▀" {
-                    x += 1;
-                }
-                runs.push((start, x));
-            } else {
+            if !picture(x, y) {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < buf.area.width && picture(x, y) {
                 x += 1;
             }
-        }
-        if runs.len() > n {
-            let (a, b) = runs[n];
-            return ((a + b) / 2, y);
+            let w = x - start;
+            let top = y == 0 || !picture(start, y - 1);
+            if top && *tile_w.get_or_insert(w) == w {
+                tiles.push((start + w / 2, y + 1));
+            }
         }
     }
-    panic!("no row with {n} tiles");
+    *tiles
+        .get(n)
+        .unwrap_or_else(|| panic!("no tile {n}: {tiles:?}"))
 }
 
 #[test]
@@ -482,7 +487,7 @@ fn half_blocks_follow_the_colormap() {
 #[test]
 fn without_truecolor_pictures_use_256_colours() {
     let opts = AppOptions {
-        graphics: Graphics::HalfBlocks { truecolor: false },
+        graphics: Graphics::halfblocks(Colours::Palette256),
         ..AppOptions::default()
     };
     let mut app = App::with_activations(synthetic(), opts);

@@ -2,9 +2,11 @@
 //! here: tests build an [`App`] from synthetic [`Activations`] and drive it with crossterm events.
 
 use super::graphics::{Graphics, Picture};
+use super::grid::GridLayout;
+use super::halfblock::Colours;
 use super::keymap::{self, Action, Context};
 use super::layers::{Entry, LayerInfo};
-use super::picture::{self, GridLayout, PicKey, PictureCache, Subject};
+use super::picture::{self, PicKey, PictureCache, Subject};
 use crate::activations::{Activations, FeatureMaps, Layer};
 use crate::model::{sanitize, Model};
 use crate::render::{Colormap, Normalization};
@@ -69,7 +71,7 @@ impl Default for AppOptions {
         AppOptions {
             colormap: Colormap::Viridis,
             normalization: Normalization::PerChannel,
-            graphics: Graphics::HalfBlocks { truecolor: true },
+            graphics: Graphics::halfblocks(Colours::True),
             no_color: false,
             export_dir: PathBuf::from("out"),
             image_path: PathBuf::from("image"),
@@ -426,8 +428,17 @@ impl App {
     /// protocol images need it: the cells under a closed overlay are "skip" cells, which a
     /// diffing redraw would leave showing the overlay.
     pub fn take_full_redraw(&mut self) -> bool {
-        std::mem::take(&mut self.full_redraw)
-            && !matches!(self.opts.graphics, Graphics::HalfBlocks { .. })
+        std::mem::take(&mut self.full_redraw) && !self.opts.graphics.is_halfblocks()
+    }
+
+    /// Switches how pictures are drawn (once the terminal has answered): every picture is
+    /// encoded again, and the screen repainted.
+    pub fn set_graphics(&mut self, graphics: Graphics) {
+        if graphics != self.opts.graphics {
+            self.opts.graphics = graphics;
+            self.pictures.clear();
+            self.full_redraw = true;
+        }
     }
 
     // ---- pictures ----
@@ -541,8 +552,8 @@ impl App {
             Action::LastLayer => self.move_layer(isize::MAX / 2),
             Action::ChannelNext => self.move_channel(1),
             Action::ChannelPrev => self.move_channel(-1),
-            Action::RowDown => self.move_channel(self.grid_cols() as isize),
-            Action::RowUp => self.move_channel(-(self.grid_cols() as isize)),
+            Action::RowDown => self.move_rows(1),
+            Action::RowUp => self.move_rows(-1),
             Action::PageDown => self.move_page(1),
             Action::PageUp => self.move_page(-1),
             Action::FirstChannel => self.move_channel(isize::MIN / 2),
@@ -626,7 +637,7 @@ impl App {
                     if self.zoom {
                         self.move_cursor(step, 0);
                     } else {
-                        self.move_channel(step * self.grid_cols() as isize);
+                        self.move_rows(step);
                     }
                 }
             }
@@ -636,8 +647,18 @@ impl App {
 
     // ---- moves ----
 
-    fn grid_cols(&self) -> usize {
-        self.grid.map(|g| g.cols).unwrap_or(8).max(1)
+    /// A row of tiles down (or up), as the grid was last drawn.
+    fn move_rows(&mut self, rows: isize) {
+        let Some(n) = self.feature_maps().map(|f| f.channels) else {
+            return;
+        };
+        let pos = self.position_of(self.channel);
+        let next = match self.grid {
+            Some(g) => g.move_rows(pos, rows, n),
+            // Not drawn yet: rows of eight.
+            None => (pos as isize + 8 * rows).clamp(0, n.saturating_sub(1) as isize) as usize,
+        };
+        self.channel = self.channel_at(next);
     }
 
     fn move_layer(&mut self, delta: isize) {

@@ -2,6 +2,7 @@
 //! one as background. Works wherever colours do (plain SSH, tmux, the Linux console with 256
 //! colours), so it is the fallback for every other protocol.
 
+use super::ansi256;
 use image::RgbImage;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -9,38 +10,75 @@ use ratatui::style::Color;
 use ratatui::widgets::Widget;
 
 pub const UPPER_HALF: &str = "▀";
+/// The same two pixels the other way round; the backend uses it when it saves bytes.
+pub const LOWER_HALF: &str = "▄";
 
-/// Draws an image at 1×2 pixels per cell, top-left aligned, clipped to the area.
+/// How many colours the terminal shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Colours {
+    /// 24-bit RGB.
+    True,
+    /// The 240 fixed colours of the 256-colour palette, dithered.
+    Palette256,
+}
+
+/// A picture's pixels as terminal colours, worked out once (dithering included) and drawn
+/// every frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pixels {
+    pub width: usize,
+    pub height: usize,
+    /// Row-major.
+    pub colours: Vec<Color>,
+}
+
+impl Pixels {
+    pub fn new(image: &RgbImage, colours: Colours) -> Pixels {
+        let (width, height) = (image.width() as usize, image.height() as usize);
+        let raw = image.as_raw();
+        let colours = match colours {
+            Colours::True => raw
+                .chunks_exact(3)
+                .map(|p| Color::Rgb(p[0], p[1], p[2]))
+                .collect(),
+            Colours::Palette256 => ansi256::dither(raw, width)
+                .into_iter()
+                .map(Color::Indexed)
+                .collect(),
+        };
+        Pixels {
+            width,
+            height,
+            colours,
+        }
+    }
+}
+
+/// Draws pixels at 1×2 per cell, top-left aligned, clipped to the area.
 pub struct HalfBlocks<'a> {
-    image: &'a RgbImage,
-    truecolor: bool,
+    pixels: &'a Pixels,
 }
 
 impl<'a> HalfBlocks<'a> {
-    /// `truecolor: false` quantises to the xterm 256-colour palette.
-    pub fn new(image: &'a RgbImage, truecolor: bool) -> Self {
-        HalfBlocks { image, truecolor }
+    pub fn new(pixels: &'a Pixels) -> Self {
+        HalfBlocks { pixels }
     }
 }
 
 impl Widget for HalfBlocks<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let area = area.intersection(buf.area);
-        let (w, h) = (self.image.width() as usize, self.image.height() as usize);
+        let (w, h) = (self.pixels.width, self.pixels.height);
         let cols = w.min(area.width as usize);
         let rows = h.div_ceil(2).min(area.height as usize);
-        let raw = self.image.as_raw();
-        let px = |x: usize, y: usize| {
-            let i = (y * w + x) * 3;
-            [raw[i], raw[i + 1], raw[i + 2]]
-        };
+        let colour = |x: usize, y: usize| self.pixels.colours[y * w + x];
         for row in 0..rows {
             let top_y = row * 2;
             for col in 0..cols {
-                let fg = color(px(col, top_y), self.truecolor);
+                let fg = colour(col, top_y);
                 // An odd last pixel row leaves the lower half to the terminal's background.
                 let bg = if top_y + 1 < h {
-                    color(px(col, top_y + 1), self.truecolor)
+                    colour(col, top_y + 1)
                 } else {
                     Color::Reset
                 };
@@ -51,59 +89,9 @@ impl Widget for HalfBlocks<'_> {
     }
 }
 
-/// The terminal colour for `rgb`: itself in truecolor, else the nearest xterm-256 entry.
-pub fn color(rgb: [u8; 3], truecolor: bool) -> Color {
-    if truecolor {
-        Color::Rgb(rgb[0], rgb[1], rgb[2])
-    } else {
-        Color::Indexed(ansi256(rgb))
-    }
-}
-
-const CUBE: [u8; 6] = [0, 95, 135, 175, 215, 255];
-
-/// Nearest xterm-256 colour: the 6×6×6 cube (16..=231) or the 24-step grey ramp (232..=255).
-pub fn ansi256([r, g, b]: [u8; 3]) -> u8 {
-    // Cube level boundaries are the midpoints between 0, 95, 135, 175, 215, 255.
-    let level = |v: u8| -> usize {
-        match v {
-            0..48 => 0,
-            48..115 => 1,
-            _ => ((v - 35) / 40) as usize,
-        }
-    };
-    let (ri, gi, bi) = (level(r), level(g), level(b));
-    let cube = [CUBE[ri], CUBE[gi], CUBE[bi]];
-    let avg = (r as u32 + g as u32 + b as u32) / 3;
-    let grey_i = (avg.saturating_sub(3) / 10).min(23);
-    let grey = (8 + 10 * grey_i) as u8;
-    let dist = |c: [u8; 3]| -> u32 {
-        [r, g, b]
-            .iter()
-            .zip(c)
-            .map(|(&a, b)| (a as i32 - b as i32).pow(2) as u32)
-            .sum()
-    };
-    if dist([grey; 3]) < dist(cube) {
-        232 + grey_i as u8
-    } else {
-        16 + (36 * ri + 6 * gi + bi) as u8
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn palette_corners_and_greys() {
-        assert_eq!(ansi256([0, 0, 0]), 16);
-        assert_eq!(ansi256([255, 255, 255]), 231);
-        assert_eq!(ansi256([255, 0, 0]), 196);
-        assert_eq!(ansi256([0, 0, 255]), 21);
-        assert_eq!(ansi256([128, 128, 128]), 244);
-        assert_eq!(ansi256([95, 135, 175]), 16 + 36 + 12 + 3);
-    }
 
     #[test]
     fn two_pixels_per_cell() {
@@ -112,7 +100,8 @@ mod tests {
         img.put_pixel(0, 1, image::Rgb([0, 0, 255]));
         img.put_pixel(1, 2, image::Rgb([0, 255, 0]));
         let mut buf = Buffer::empty(Rect::new(0, 0, 4, 4));
-        HalfBlocks::new(&img, true).render(Rect::new(1, 1, 3, 3), &mut buf);
+        let px = Pixels::new(&img, Colours::True);
+        HalfBlocks::new(&px).render(Rect::new(1, 1, 3, 3), &mut buf);
         let c = &buf[(1, 1)];
         assert_eq!(c.symbol(), UPPER_HALF);
         assert_eq!(c.fg, Color::Rgb(255, 0, 0));
@@ -121,5 +110,24 @@ mod tests {
         assert_eq!(buf[(2, 2)].bg, Color::Reset);
         assert_eq!(buf[(3, 1)].symbol(), " ");
         assert_eq!(buf[(1, 3)].symbol(), " ");
+    }
+
+    #[test]
+    fn palette_pixels_are_dithered_by_position() {
+        // A colour between two palette entries shows as both, in a fixed pattern.
+        let img = RgbImage::from_pixel(4, 4, image::Rgb([40, 120, 140]));
+        let mut buf = Buffer::empty(Rect::new(0, 0, 4, 2));
+        let px = Pixels::new(&img, Colours::Palette256);
+        HalfBlocks::new(&px).render(buf.area, &mut buf);
+        let mut seen = std::collections::BTreeSet::new();
+        for c in buf.content() {
+            for colour in [c.fg, c.bg] {
+                match colour {
+                    Color::Indexed(i) => seen.insert(i),
+                    other => panic!("not a palette colour: {other:?}"),
+                };
+            }
+        }
+        assert_eq!(seen.len(), 2, "{seen:?}");
     }
 }

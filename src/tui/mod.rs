@@ -1,14 +1,21 @@
 //! The interactive view: terminal setup and restore, the worker that runs the model, and the
 //! event loop. State lives in [`app`], drawing in [`ui`], keys in [`keymap`].
 
+mod ansi256;
 pub mod app;
 pub mod graphics;
+pub mod grid;
 pub mod halfblock;
 mod help;
+mod iterm2;
 pub mod keymap;
+mod kitty;
 pub mod layers;
 mod pane;
 pub mod picture;
+pub mod probe;
+pub mod screen;
+mod sixel;
 pub mod ui;
 
 use crate::cli::{self, ViewArgs};
@@ -18,8 +25,10 @@ use anyhow::{bail, Context as _, Result};
 use app::{App, AppOptions, Effect, Msg};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind};
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
-use ratatui::backend::CrosstermBackend;
+use graphics::Graphics;
+use halfblock::Colours;
 use ratatui::Terminal;
+use screen::Screen;
 use std::io::{IsTerminal, Stdout};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,12 +71,18 @@ pub fn run(args: ViewArgs) -> Result<ExitCode> {
     watch_signals(stop.clone())?;
     install_panic_hook();
     let mut terminal = enter()?;
-    // The query reads stdin, so it goes before the event loop starts reading.
-    let graphics = graphics::detect(args.graphics);
+    // The terminal is asked what it can show while the first frames are drawn; stdin is
+    // the answer's until it is in (see `event_loop`).
+    let probe = start_probe();
+    let env_colours = if graphics::Environment::read().colorterm_truecolor {
+        Colours::True
+    } else {
+        Colours::Palette256
+    };
     let mut app = App::new(AppOptions {
         colormap: args.colormap,
         normalization: Default::default(),
-        graphics,
+        graphics: Graphics::halfblocks(env_colours),
         no_color: graphics::no_color_from_env(),
         export_dir: args.out.clone(),
         image_path: image_path.clone(),
@@ -76,9 +91,52 @@ pub fn run(args: ViewArgs) -> Result<ExitCode> {
 
     let (tx, rx) = mpsc::channel();
     spawn_worker(model, args.run.config(), image_path, tx.clone());
-    let result = event_loop(&mut terminal, &mut app, &rx, &tx, &stop);
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &rx,
+        &tx,
+        probe,
+        args.graphics.into(),
+        &stop,
+    );
     restore();
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// What the terminal said, and the keys typed while it was asked.
+type ProbeResult = (graphics::Facts, Vec<u8>);
+
+/// Sends the graphics query and reads the answer on a thread of its own, so the first frame
+/// does not wait for a terminal that never answers (the read is bounded by
+/// [`graphics::QUERY_TIMEOUT`], so the thread always ends).
+fn start_probe() -> Option<Receiver<ProbeResult>> {
+    graphics::send_query().ok()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("featscope-probe".into())
+        .spawn(move || {
+            let _ = tx.send(graphics::collect());
+        })
+        .ok()?;
+    Some(rx)
+}
+
+/// Keys typed while the terminal was being asked, as the events they would have been.
+fn typed_keys(bytes: &[u8]) -> Vec<Event> {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let key = |code, modifiers| Event::Key(KeyEvent::new(code, modifiers));
+    bytes
+        .iter()
+        .filter_map(|&b| match b {
+            0x03 => Some(key(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            b'\r' => Some(key(KeyCode::Enter, KeyModifiers::NONE)),
+            0x1b => Some(key(KeyCode::Esc, KeyModifiers::NONE)),
+            0x7f => Some(key(KeyCode::Backspace, KeyModifiers::NONE)),
+            0x20..=0x7e => Some(key(KeyCode::Char(b as char), KeyModifiers::NONE)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// SIGTERM, SIGHUP (a dropped SSH connection) and SIGINT ask the event loop to stop. When the
@@ -102,17 +160,19 @@ fn watch_signals(stop: Arc<AtomicBool>) -> Result<()> {
     Ok(())
 }
 
-fn enter() -> Result<Terminal<CrosstermBackend<Stdout>>> {
+type Term = Terminal<Screen<Stdout>>;
+
+fn enter() -> Result<Term> {
     terminal::enable_raw_mode().context("cannot switch the terminal to raw mode")?;
     ACTIVE.store(true, Ordering::SeqCst);
-    let setup = (|| -> Result<Terminal<CrosstermBackend<Stdout>>> {
+    let setup = (|| -> Result<Term> {
         crossterm::execute!(
             std::io::stdout(),
             EnterAlternateScreen,
             EnableMouseCapture,
             crossterm::cursor::Hide
         )?;
-        let mut t = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        let mut t = Terminal::new(Screen::new(std::io::stdout()))?;
         t.clear()?;
         Ok(t)
     })();
@@ -210,14 +270,18 @@ fn spawn_export(job: Box<app::ExportJob>, tx: Sender<Msg>) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn event_loop(
-    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    terminal: &mut Term,
     app: &mut App,
     rx: &Receiver<Msg>,
     tx: &Sender<Msg>,
+    mut probe: Option<Receiver<ProbeResult>>,
+    request: graphics::Request,
     stop: &AtomicBool,
 ) -> Result<()> {
     let mut dirty = true;
+    let mut kitty_placements = kitty::Placements::default();
     loop {
         if stop.load(Ordering::SeqCst) {
             return Ok(());
@@ -226,13 +290,47 @@ fn event_loop(
             app.on_message(msg);
             dirty = true;
         }
+        let mut typed = Vec::new();
+        if let Some(answer) = probe.as_ref().map(|p| p.try_recv()) {
+            match answer {
+                Ok((facts, keys)) => {
+                    app.set_graphics(graphics::choose(request, &facts).graphics);
+                    typed = typed_keys(&keys);
+                    probe = None;
+                    dirty = true;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => probe = None,
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+        }
+        for ev in &typed {
+            match app.handle_event(ev) {
+                Some(Effect::Quit) => return Ok(()),
+                Some(Effect::Export(job)) => spawn_export(job, tx.clone()),
+                None => {}
+            }
+        }
         let loading = matches!(app.load(), app::Load::Loading { .. });
         if dirty || loading {
             if app.take_full_redraw() {
                 terminal.clear()?;
             }
-            terminal.draw(|f| ui::draw(f, app))?;
+            let frame = terminal.draw(|f| ui::draw(f, app))?;
+            if matches!(app.graphics().protocol, graphics::Protocol::Kitty) {
+                let deletes = kitty_placements.update(&kitty::placements(frame.buffer));
+                if !deletes.is_empty() {
+                    use std::io::Write;
+                    let out = terminal.backend_mut().writer_mut();
+                    out.write_all(deletes.as_bytes())?;
+                    out.flush()?;
+                }
+            }
             dirty = false;
+        }
+        if probe.is_some() {
+            // The answer is on its way through stdin: read no events until it is in.
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
         }
         if !event::poll(TICK)? {
             continue;

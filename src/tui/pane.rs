@@ -2,12 +2,12 @@
 //! zoom with its cursor, and what shows while the model runs or when a layer is not drawn.
 
 use super::app::{App, Load, View};
-use super::graphics::Graphics;
+use super::grid;
 use super::picture::{self, Fit, Subject};
 use super::ui::{fmt_num, order_name, truncate_right, Theme};
 use crate::activations::LayerData;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
@@ -142,8 +142,16 @@ fn place_picture(
     if area.width == 0 || area.height == 0 {
         return None;
     }
-    let cell = app.graphics().cell_px();
-    let fit = picture::fit(src.0, src.1, area.width, area.height, cell, integer);
+    let graphics = app.graphics();
+    let fit = picture::fit(
+        src.0,
+        src.1,
+        area.width,
+        area.height,
+        graphics.cell_px(),
+        graphics.pixel_aspect(),
+        integer,
+    );
     // Centred across, top-aligned: captions and rulers sit right above.
     let rect = Rect::new(
         area.x + (area.width - fit.cols) / 2,
@@ -168,52 +176,21 @@ fn draw_grid_and_sum(f: &mut Frame, app: &mut App, inner: Rect, theme: &Theme) {
     // The by-mean order comes from the layer's statistics; have them before paging.
     let _ = app.info();
     let content = Rect::new(inner.x, inner.y + 1, inner.width, inner.height - 1);
-    // Wide panes put the sum beside the grid, tall ones below (cells are ~2:1).
-    let wide = content.width as f64 >= content.height as f64 * 2.0 * 1.3;
-    let (grid_area, sum_area) = if content.width < 30 || content.height < 6 {
-        (content, None)
-    } else if wide {
-        let w = (content.width * 3 / 10).max(12);
-        let [g, _, s] = Layout::horizontal([
-            Constraint::Min(1),
-            Constraint::Length(1),
-            Constraint::Length(w),
-        ])
-        .areas(content);
-        (g, Some(s))
-    } else {
-        let h = (content.height * 35 / 100).max(4);
-        let [g, s] = Layout::vertical([Constraint::Min(1), Constraint::Length(h)]).areas(content);
-        (g, Some(s))
-    };
-
-    let (fw, fh) = app.graphics().cell_px();
-    let layout = picture::grid_layout(
-        fm.channels,
-        fm.width,
-        fm.height,
-        grid_area.width,
-        grid_area.height,
-        fh as f64 / fw as f64,
-    );
+    let graphics = *app.graphics();
+    let (fw, fh) = graphics.cell_px();
+    let cell_aspect = graphics.cell.height.max(1) as f64 / graphics.cell.width.max(1) as f64;
+    let pane = grid::pane_layout(fm.channels, fm.width, fm.height, content, cell_aspect);
+    let layout = pane.grid;
     app.grid = Some(layout);
     let (page, pages) = app.page();
     let pos = app.position_of(app.channel());
     let first = (page - 1) * layout.per_page;
     let last = (first + layout.per_page).min(fm.channels);
     let (tw, th) = (layout.tile_cols, layout.tile_rows);
-    let used_w = layout.cols as u16 * (tw + 1) + 1;
-    let x0 = grid_area.x + grid_area.width.saturating_sub(used_w) / 2;
     let mut outline = None;
     for p in first..last {
         let c = app.channel_at(p);
-        let i = p - first;
-        let rect = Rect::new(
-            x0 + 1 + (i % layout.cols) as u16 * (tw + 1),
-            grid_area.y + 1 + (i / layout.cols) as u16 * (th + 1),
-            tw,
-            th,
-        );
+        let rect = layout.tile_rect(pane.origin, p - first);
         let fit = Fit {
             cols: tw,
             rows: th,
@@ -245,12 +222,9 @@ fn draw_grid_and_sum(f: &mut Frame, app: &mut App, inner: Rect, theme: &Theme) {
     ));
     info_line(f, inner, spans);
 
-    if let Some(s) = sum_area {
-        let caption = truncate_right(&format!("Σ of {} channels", fm.channels), s.width as usize);
-        f.buffer_mut()
-            .set_stringn(s.x, s.y, caption, s.width as usize, theme.dim());
+    if let Some(s) = pane.sum_area {
         let pic_area = Rect::new(s.x, s.y + 1, s.width, s.height.saturating_sub(1));
-        place_picture(
+        let placed = place_picture(
             f,
             app,
             Subject::Sum,
@@ -258,6 +232,12 @@ fn draw_grid_and_sum(f: &mut Frame, app: &mut App, inner: Rect, theme: &Theme) {
             pic_area,
             true,
         );
+        // The caption sits right above the picture.
+        let x = placed.map(|(r, _)| r.x).unwrap_or(s.x);
+        let room = (s.x + s.width - x) as usize;
+        let caption = truncate_right(&format!("sum of {} channels", fm.channels), room);
+        f.buffer_mut()
+            .set_stringn(x, s.y, caption, room, theme.dim());
     }
 }
 
@@ -327,14 +307,14 @@ fn draw_single(f: &mut Frame, app: &mut App, inner: Rect, subject: Subject, them
         }
         (Subject::Sum, Some(m)) => {
             spans.push(Span::styled(
-                format!("Σ of {} channels", m.channels),
+                format!("sum of {} channels", m.channels),
                 theme.accent(),
             ));
             spans.push(Span::raw(format!(" · {}×{}", m.height, m.width)));
         }
         (Subject::Overlay, Some(m)) => {
             spans.push(Span::styled(
-                format!("Σ of {} channels over the input", m.channels),
+                format!("sum of {} channels over the input", m.channels),
                 theme.accent(),
             ));
             spans.push(Span::raw(format!(" · {}×{}", m.height, m.width)));
@@ -346,7 +326,7 @@ fn draw_single(f: &mut Frame, app: &mut App, inner: Rect, subject: Subject, them
         let what = match subject {
             Subject::Channel(c) => format!("(c, y, x) = ({c}, {y}, {x})"),
             Subject::Input => format!("(y, x) = ({y}, {x})"),
-            _ => format!("(Σ, y, x) = (all, {y}, {x})"),
+            _ => format!("(sum, y, x) = (all, {y}, {x})"),
         };
         let value = match subject {
             Subject::Input => {
@@ -406,7 +386,7 @@ fn draw_cursor(f: &mut Frame, app: &App, rect: Rect, fit: Fit, map: (usize, usiz
             }
         }
     }
-    if !matches!(app.graphics(), Graphics::HalfBlocks { .. }) {
+    if !app.graphics().is_halfblocks() {
         return;
     }
     let mut mark = |cx: u16, cy: u16, s: &str| {
@@ -429,12 +409,7 @@ fn draw_cursor(f: &mut Frame, app: &App, rect: Rect, fit: Fit, map: (usize, usiz
 fn contrast(bg: Color) -> Color {
     let rgb = match bg {
         Color::Rgb(r, g, b) => [r, g, b],
-        Color::Indexed(i) if i >= 232 => [8 + 10 * (i - 232); 3],
-        Color::Indexed(i) if i >= 16 => {
-            let i = i - 16;
-            let lv = |v: u8| [0u8, 95, 135, 175, 215, 255][v as usize];
-            [lv(i / 36), lv(i / 6 % 6), lv(i % 6)]
-        }
+        Color::Indexed(i) => super::ansi256::rgb(i),
         _ => [0, 0, 0],
     };
     let luma = 0.299 * rgb[0] as f32 + 0.587 * rgb[1] as f32 + 0.114 * rgb[2] as f32;

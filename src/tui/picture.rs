@@ -1,91 +1,11 @@
 //! Pictures at terminal-cell resolution: grid geometry, fitting, resampling, and the cache that
 //! keeps each encoded picture for as long as its view state is on screen.
 
-use super::graphics::Picture;
+use super::graphics::{Picture, Raster};
 use super::layers::LayerInfo;
 use crate::activations::{Activations, Layer};
 use crate::render::{self, Colormap};
 use std::collections::HashMap;
-
-/// The smallest tile width (cells) still worth looking at; smaller maps keep their own width.
-pub const MIN_TILE_COLS: usize = 12;
-
-/// Where a layer's channels go in a pane: tile size in cells, tiles per row and per page.
-/// Tiles sit one cell apart, with a one-cell margin, so the selection outline fits around any.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GridLayout {
-    pub tile_cols: u16,
-    pub tile_rows: u16,
-    pub cols: usize,
-    pub rows: usize,
-    pub per_page: usize,
-    pub pages: usize,
-}
-
-/// Lays out `n` maps of `map_w × map_h` in `width × height` cells, whose cells are
-/// `cell_aspect` times taller than wide: the largest tiles that fit them all, or pages of
-/// readable tiles when they do not.
-pub fn grid_layout(
-    n: usize,
-    map_w: usize,
-    map_h: usize,
-    width: u16,
-    height: u16,
-    cell_aspect: f64,
-) -> GridLayout {
-    let (width, height) = (width as usize, height as usize);
-    let map_w = map_w.max(1);
-    let map_h = map_h.max(1);
-    let rows_for = |tw: usize| -> usize {
-        ((tw as f64 * map_h as f64 / map_w as f64 / cell_aspect).round() as usize).max(1)
-    };
-    let fits = |tw: usize| -> (usize, usize, usize) {
-        let th = rows_for(tw);
-        let cols = width.saturating_sub(1) / (tw + 1);
-        let rows = height.saturating_sub(1) / (th + 1);
-        (th, cols, rows)
-    };
-    let min_tw = map_w.clamp(2, MIN_TILE_COLS);
-    let max_tw = width.saturating_sub(2).max(1);
-    let mut chosen = None;
-    for tw in (min_tw..=max_tw).rev() {
-        let (th, cols, rows) = fits(tw);
-        if th + 2 > height {
-            continue;
-        }
-        if cols * rows >= n {
-            chosen = Some((tw, th, cols, rows));
-            break;
-        }
-    }
-    let (tw, th, cols, rows) = chosen.unwrap_or_else(|| {
-        // Even the smallest readable tile leaves some out: page at that size, shrinking the
-        // tile only when not even one fits.
-        let mut tw = min_tw;
-        loop {
-            let (th, cols, rows) = fits(tw);
-            if (cols >= 1 && rows >= 1) || tw <= 1 {
-                return (tw, th, cols.max(1), rows.max(1));
-            }
-            tw -= 1;
-        }
-    });
-    let (mut cols, mut rows) = (cols, rows);
-    if cols * rows >= n && n > 0 {
-        // One page: balance the rows (9 maps as 3×3, not 4+4+1).
-        rows = n.div_ceil(cols);
-        cols = n.div_ceil(rows);
-    }
-    let per_page = (cols * rows).max(1);
-    GridLayout {
-        tile_cols: tw as u16,
-        tile_rows: th as u16,
-        cols,
-        rows,
-        per_page,
-        pages: n.div_ceil(per_page).max(1),
-    }
-}
 
 /// A picture's size: cells on screen and pixels in the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,26 +16,37 @@ pub struct Fit {
     pub px_h: u32,
 }
 
-/// Fits `src_w × src_h` into `cols × rows` cells of `cell_px` pixels, keeping its shape.
-/// `integer` enlarges by whole multiples only, so every activation stays the same size.
+/// Fits `src_w × src_h` (square pixels) into `cols × rows` cells of `cell_px` picture pixels,
+/// each picture pixel `pixel_aspect` times taller than wide on screen, keeping its shape.
+/// `integer` enlarges by whole multiples, so every activation stays the same size, when that
+/// costs at most a fifth of the size; it needs square picture pixels, and is dropped when they
+/// are not (a cell that is not 1:2 for half-blocks), where the shape matters more.
 pub fn fit(
     src_w: u32,
     src_h: u32,
     cols: u16,
     rows: u16,
     cell_px: (u32, u32),
+    pixel_aspect: f64,
     integer: bool,
 ) -> Fit {
     let (fw, fh) = cell_px;
     let avail_w = cols as u32 * fw;
     let avail_h = rows as u32 * fh;
     let (src_w, src_h) = (src_w.max(1), src_h.max(1));
-    let mut scale = (avail_w as f64 / src_w as f64).min(avail_h as f64 / src_h as f64);
-    if integer && scale >= 1.0 {
+    let aspect = if pixel_aspect.is_finite() && pixel_aspect > 0.0 {
+        pixel_aspect
+    } else {
+        1.0
+    };
+    // Picture pixels per source pixel across; down, a picture pixel covers `aspect` of them.
+    let mut scale = (avail_w as f64 / src_w as f64).min(avail_h as f64 * aspect / src_h as f64);
+    let square = (aspect - 1.0).abs() < 0.03;
+    if integer && square && scale >= 1.0 && scale.floor() >= 0.8 * scale {
         scale = scale.floor();
     }
     let px_w = ((src_w as f64 * scale).round() as u32).clamp(1, avail_w.max(1));
-    let px_h = ((src_h as f64 * scale).round() as u32).clamp(1, avail_h.max(1));
+    let px_h = ((src_h as f64 * scale / aspect).round() as u32).clamp(1, avail_h.max(1));
     Fit {
         cols: px_w.div_ceil(fw).min(cols as u32) as u16,
         rows: px_h.div_ceil(fh).min(rows as u32) as u16,
@@ -243,11 +174,27 @@ pub(crate) fn build_image(
     layer: Option<&Layer>,
     info: Option<&LayerInfo>,
     key: &PicKey,
-) -> image::RgbImage {
+) -> Raster {
     let (pw, ph) = (key.px_w.max(1), key.px_h.max(1));
     let fm = layer.and_then(|l| l.feature_maps());
     let resize = |img: &image::RgbImage| {
-        image::imageops::resize(img, pw, ph, image::imageops::FilterType::Triangle)
+        Raster::Rgb(image::imageops::resize(
+            img,
+            pw,
+            ph,
+            image::imageops::FilterType::Triangle,
+        ))
+    };
+    let levels = |values: &[f32], h: usize, w: usize, range: (f32, f32)| {
+        let v = resample(values, h, w, ph as usize, pw as usize);
+        Raster::Levels(render::colorize_indexed(
+            &v,
+            ph as usize,
+            pw as usize,
+            range,
+            key.colormap,
+            1,
+        ))
     };
     match (key.subject, fm, info) {
         (Subject::Channel(c), Some(fm), Some(info)) if c < fm.channels => {
@@ -256,19 +203,10 @@ pub(crate) fn build_image(
             } else {
                 info.ranges[c]
             };
-            let v = resample(fm.channel(c), fm.height, fm.width, ph as usize, pw as usize);
-            render::colorize(&v, ph as usize, pw as usize, range, key.colormap, 1)
+            levels(fm.channel(c), fm.height, fm.width, range)
         }
         (Subject::Sum, Some(fm), Some(info)) => {
-            let v = resample(&info.sum, fm.height, fm.width, ph as usize, pw as usize);
-            render::colorize(
-                &v,
-                ph as usize,
-                pw as usize,
-                info.sum_range,
-                key.colormap,
-                1,
-            )
+            levels(&info.sum, fm.height, fm.width, info.sum_range)
         }
         (Subject::Overlay, Some(fm), _) => resize(&render::render_overlay(
             fm,
@@ -277,7 +215,11 @@ pub(crate) fn build_image(
             0.5,
         )),
         (Subject::Input, _, _) => resize(&acts.input_image),
-        _ => image::RgbImage::from_pixel(pw, ph, image::Rgb(render::BACKGROUND)),
+        _ => Raster::Rgb(image::RgbImage::from_pixel(
+            pw,
+            ph,
+            image::Rgb(render::BACKGROUND),
+        )),
     }
 }
 
@@ -286,38 +228,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn few_channels_get_big_tiles() {
-        let g = grid_layout(9, 4, 4, 80, 30, 2.0);
-        assert_eq!(g.pages, 1);
-        assert!(g.per_page >= 9);
-        assert!(g.tile_cols >= 8, "{g:?}");
-        assert!(g.cols * (g.tile_cols as usize + 1) < 80);
-        assert!(g.rows * (g.tile_rows as usize + 1) < 30);
-    }
-
-    #[test]
-    fn many_channels_page_at_a_readable_size() {
-        let g = grid_layout(512, 7, 7, 150, 50, 2.0);
-        assert_eq!(g.tile_cols, 7);
-        assert_eq!(g.tile_rows, 4);
-        assert!(g.pages > 1, "{g:?}");
-        assert_eq!(g.pages, 512usize.div_ceil(g.per_page));
-    }
-
-    #[test]
-    fn tiny_panes_still_show_one_tile() {
-        let g = grid_layout(64, 112, 112, 5, 3, 2.0);
-        assert!(g.per_page >= 1);
-        assert!(g.tile_cols >= 1 && g.tile_rows >= 1);
-    }
-
-    #[test]
     fn fit_keeps_whole_multiples() {
-        let f = fit(7, 7, 60, 20, (1, 2), true);
+        let f = fit(7, 7, 60, 20, (1, 2), 1.0, true);
         assert_eq!((f.px_w, f.px_h), (35, 35));
         assert_eq!((f.cols, f.rows), (35, 18));
-        let f = fit(224, 224, 60, 20, (1, 2), true);
+        let f = fit(224, 224, 60, 20, (1, 2), 1.0, true);
         assert_eq!((f.px_w, f.px_h), (40, 40));
+        // Not at the price of a third of the picture: 112 px in 162 stays 162, not 112.
+        let f = fit(112, 112, 27, 30, (6, 6), 1.0, true);
+        assert_eq!((f.px_w, f.px_h), (162, 162));
+        // Cells of 6×13 px: a half-block pixel is 6×6.5, so a square map is drawn 12/13 as
+        // many pixels tall as wide, at any scale.
+        let f = fit(112, 112, 60, 30, (1, 2), 13.0 / 12.0, true);
+        assert_eq!((f.px_w, f.px_h), (60, 55));
     }
 
     #[test]
