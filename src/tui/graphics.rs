@@ -1,6 +1,6 @@
 //! How pictures reach the terminal, and why: half-blocks (everywhere, truecolor or dithered 256
 //! colours), sixel (our encoder), kitty and iTerm2 (ratatui-image's encoders). The choice is
-//! made from what the terminal answers to [`probe::QUERY`], so it holds over SSH and inside
+//! made from what the terminal answers to [`probe::query`], so it holds over SSH and inside
 //! tmux, and `featscope doctor` prints the same choice with its reasons.
 
 use super::halfblock::{Colours, HalfBlocks, Pixels};
@@ -257,11 +257,10 @@ impl Widget for &Picture {
             }
             Picture::Kitty { image, cols, rows } => {
                 if *cols <= area.width && *rows <= area.height {
-                    put_escape(
-                        &image.sequence(),
-                        Rect::new(area.x, area.y, *cols, *rows),
-                        buf,
-                    );
+                    // Text under a kitty picture stays in the terminal: erased, so that it
+                    // does not show when the picture goes.
+                    let data = erased(*cols, *rows) + &image.sequence();
+                    put_escape(&data, Rect::new(area.x, area.y, *cols, *rows), buf);
                 }
             }
             Picture::Failed(why) => {
@@ -391,11 +390,17 @@ impl Default for Facts {
     }
 }
 
-/// Sends [`probe::QUERY`] to the terminal on stdout. Call in raw mode; then read the answers
+/// Inside tmux or GNU screen (their own variables, or what `TERM` says).
+fn in_multiplexer() -> bool {
+    let term = std::env::var("TERM").unwrap_or_default();
+    env_set("TMUX") || env_set("STY") || term.starts_with("tmux") || term.starts_with("screen")
+}
+
+/// Sends [`probe::query`] to the terminal on stdout. Call in raw mode; then read the answers
 /// with [`collect`] before anything else reads stdin.
 pub fn send_query() -> std::io::Result<()> {
     let mut out = std::io::stdout();
-    out.write_all(probe::QUERY)?;
+    out.write_all(&probe::query(in_multiplexer()))?;
     out.flush()
 }
 
@@ -437,17 +442,6 @@ pub struct Choice {
     pub why: Vec<String>,
     /// What the user could change to get more (never done for them).
     pub hints: Vec<String>,
-}
-
-/// kitty draws ratatui-image's pictures through Unicode placeholders, which came in 0.28.
-fn kitty_version_ok(version: Option<&str>) -> bool {
-    let Some(v) = version.and_then(|v| v.strip_prefix("kitty(")) else {
-        return true;
-    };
-    let mut parts = v.trim_end_matches(')').split('.');
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (major, minor) >= (0, 28)
 }
 
 fn cell_size(facts: &Facts) -> (CellSize, String) {
@@ -566,7 +560,7 @@ pub fn choose(request: Request, facts: &Facts) -> Choice {
                     why.insert(0, format!("half-blocks: the terminal did not answer the graphics query ({reason})"));
                     Protocol::HalfBlocks(colours)
                 }
-                Some(a) if a.kitty && kitty_version_ok(version.as_deref()) => {
+                Some(a) if a.kitty => {
                     why.insert(
                         0,
                         "kitty: the terminal answered the kitty graphics query".into(),
@@ -610,11 +604,6 @@ pub fn choose(request: Request, facts: &Facts) -> Choice {
                             why.insert(0, format!("half-blocks: {v} draws no graphics itself (no sixel in its device attributes)"));
                         }
                         hints.push("tmux 3.4 or newer built with sixel support shows sixel pictures; featscope never turns on tmux's allow-passthrough".into());
-                    } else if a.kitty {
-                        why.insert(0, format!(
-                        "half-blocks: {} answers kitty graphics but is older than 0.28 (no Unicode placeholders)",
-                        version.clone().unwrap_or_default()
-                    ));
                     } else {
                         why.insert(
                             0,
@@ -798,21 +787,20 @@ mod tests {
     }
 
     #[test]
-    fn old_kitty_and_pty_pixels() {
-        let mut f = facts(
-            b"\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.26.5)\x1b\\\x1b[?62;c",
-            None,
-        );
-        f.window_px = Some((1400, 900));
-        f.window_cells = (200, 60);
-        let c = choose(Request::Auto, &f);
-        assert!(c.graphics.is_halfblocks(), "{c:?}");
-        assert_eq!((c.graphics.cell.width, c.graphics.cell.height), (7, 15));
+    fn kitty_with_its_reported_cell_size() {
         let f = facts(
-            b"\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.35.2)\x1b\\\x1b[?62;c",
+            b"\x1b_Gi=31;OK\x1b\\\x1b[6;17;8t\x1bP1$r38:2:1:2:3m\x1b\\\x1bP>|kitty(0.26.5)\x1b\\\x1b[?62;c",
             None,
         );
-        assert_eq!(choose(Request::Auto, &f).graphics.protocol, Protocol::Kitty);
+        let c = choose(Request::Auto, &f);
+        assert_eq!(c.graphics.protocol, Protocol::Kitty);
+        assert_eq!((c.graphics.cell.width, c.graphics.cell.height), (8, 17));
+        // Without a reported size, the pty's pixels divided by its cells.
+        let mut f = facts(b"\x1b[?62;c", None);
+        f.window_px = Some((1400, 900));
+        let c = choose(Request::Auto, &f);
+        assert!(c.graphics.is_halfblocks());
+        assert_eq!((c.graphics.cell.width, c.graphics.cell.height), (7, 15));
     }
 
     #[test]

@@ -32,6 +32,13 @@ fn set_sent(id: u32, yes: bool) {
     }
 }
 
+/// The screen was cleared: kitty drops every picture with it, data included.
+pub fn screen_cleared() {
+    if let Ok(mut s) = SENT.lock() {
+        *s = None;
+    }
+}
+
 /// A picture for kitty: its PNG (as the transmit command) and its placement.
 pub struct KittyImage {
     pub id: u32,
@@ -73,19 +80,29 @@ impl KittyImage {
         }
     }
 
-    /// The escape sequence for its first cell: the data the first time, the placement always.
+    /// The escape sequence for its first cell: the data until the terminal has it (see
+    /// [`Placements::update`]), then the placement alone.
     pub fn sequence(&self) -> String {
         if sent(self.id) {
             self.place.clone()
         } else {
-            set_sent(self.id, true);
             format!("{}{}", self.transmit, self.place)
         }
     }
 }
 
-/// Placements in a drawn frame: (image id, whether all of its cells are still its own).
-pub fn placements(buf: &Buffer) -> Vec<(u32, bool)> {
+/// A picture in a drawn frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shown {
+    pub id: u32,
+    /// All of its cells are still its own (no text drawn over part of it).
+    pub whole: bool,
+    /// Its cell carries the image data too.
+    pub with_data: bool,
+}
+
+/// The kitty pictures in a drawn frame.
+pub fn placements(buf: &Buffer) -> Vec<Shown> {
     let mut found = Vec::new();
     let area = buf.area;
     for y in area.top()..area.bottom() {
@@ -118,7 +135,11 @@ pub fn placements(buf: &Buffer) -> Vec<(u32, bool)> {
                             .is_some_and(|c| c.diff_option == CellDiffOption::Skip)
                 })
             });
-            found.push((id, whole));
+            found.push(Shown {
+                id,
+                whole,
+                with_data: symbol.contains("a=t,"),
+            });
         }
     }
     found
@@ -133,17 +154,22 @@ pub struct Placements {
 impl Placements {
     /// The commands that make the screen match `now` (from [`placements`]): pictures gone from
     /// the frame are deleted with their data; pictures partly covered by text lose their
-    /// placement until the next full redraw.
-    pub fn update(&mut self, now: &[(u32, bool)]) -> String {
+    /// placement until the next full redraw. A cell on screen has reached the terminal (in
+    /// this frame or an earlier one with the same content), so data in it counts as sent; a
+    /// picture drawn and then covered in the same frame never did.
+    pub fn update(&mut self, now: &[Shown]) -> String {
         let mut out = String::new();
-        let present: HashSet<u32> = now.iter().map(|&(id, _)| id).collect();
+        let present: HashSet<u32> = now.iter().map(|s| s.id).collect();
         for &id in self.present.difference(&present) {
             let _ = write!(out, "\x1b_Ga=d,d=I,i={id},q=2\x1b\\");
             set_sent(id, false);
         }
-        for &(id, whole) in now {
-            if !whole {
-                let _ = write!(out, "\x1b_Ga=d,d=i,i={id},q=2\x1b\\");
+        for s in now {
+            if s.with_data {
+                set_sent(s.id, true);
+            }
+            if !s.whole {
+                let _ = write!(out, "\x1b_Ga=d,d=i,i={},q=2\x1b\\", s.id);
             }
         }
         self.present = present;
@@ -157,18 +183,32 @@ mod tests {
     use ratatui::layout::Rect;
 
     #[test]
-    fn sent_once_then_only_placed() {
+    fn sent_once_on_screen_then_only_placed() {
         let png = vec![7u8; 5000];
         let img = KittyImage::new(900_001, &png, 4, 2);
         let first = img.sequence();
         assert!(first.starts_with("\x1b_Ga=t,f=100,t=d,i=900001,q=2,m=1;"));
         // 5000 bytes are 6668 base64 characters: two chunks.
         assert_eq!(first.matches("\x1b_G").count(), 3);
-        assert!(first.ends_with("\x1b_Ga=p,i=900001,p=1,c=4,r=2,C=1,q=2\x1b\\"));
-        assert_eq!(
-            img.sequence(),
-            "\x1b_Ga=p,i=900001,p=1,c=4,r=2,C=1,q=2\x1b\\"
-        );
+        let place = "\x1b_Ga=p,i=900001,p=1,c=4,r=2,C=1,q=2\x1b\\";
+        assert!(first.ends_with(place));
+        // Drawn but covered before it reached the screen: still to be sent.
+        assert_eq!(img.sequence(), first);
+        let mut state = Placements::default();
+        let shown = Shown {
+            id: 900_001,
+            whole: true,
+            with_data: true,
+        };
+        assert_eq!(state.update(&[shown]), "");
+        assert_eq!(img.sequence(), place);
+        // Gone from the screen: deleted with its data, and sent again next time.
+        assert_eq!(state.update(&[]), "\x1b_Ga=d,d=I,i=900001,q=2\x1b\\");
+        assert_eq!(img.sequence(), first);
+        // A cleared screen has no pictures left either.
+        state.update(&[shown]);
+        screen_cleared();
+        assert_eq!(img.sequence(), first);
     }
 
     #[test]
@@ -186,7 +226,12 @@ mod tests {
         mark(&mut buf, 5, 800_002);
         let mut state = Placements::default();
         let now = placements(&buf);
-        assert_eq!(now, vec![(800_001, true), (800_002, true)]);
+        let shown = |id, whole| Shown {
+            id,
+            whole,
+            with_data: false,
+        };
+        assert_eq!(now, vec![shown(800_001, true), shown(800_002, true)]);
         assert_eq!(state.update(&now), "");
         // Text over part of the second; the first gone.
         let mut next = Buffer::empty(Rect::new(0, 0, 10, 4));
@@ -194,7 +239,7 @@ mod tests {
         next[(6, 1)].reset();
         next[(6, 1)].set_symbol("x");
         let now = placements(&next);
-        assert_eq!(now, vec![(800_002, false)]);
+        assert_eq!(now, vec![shown(800_002, false)]);
         assert_eq!(
             state.update(&now),
             "\x1b_Ga=d,d=I,i=800001,q=2\x1b\\\x1b_Ga=d,d=i,i=800002,q=2\x1b\\"

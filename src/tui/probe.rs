@@ -9,10 +9,11 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-/// The queries, in the order the answers come back; the device attributes go last.
-pub const QUERY: &[u8] = concat!(
-    // kitty graphics: a 1×1 query image that is never stored or shown.
-    "\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\",
+/// kitty graphics: a 1×1 query image that is never stored or shown.
+const KITTY_QUERY: &[u8] = b"\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\";
+
+/// The other queries, in the order the answers come back; the device attributes go last.
+const QUERIES: &[u8] = concat!(
     // Cell size, then text area size, in pixels.
     "\x1b[16t",
     "\x1b[14t",
@@ -29,6 +30,17 @@ pub const QUERY: &[u8] = concat!(
     "\x1b[c",
 )
 .as_bytes();
+
+/// The bytes to send. tmux and screen take an APC sequence for a window title, so inside a
+/// multiplexer (which draws no kitty graphics anyway) the kitty query is left out.
+pub fn query(in_multiplexer: bool) -> Vec<u8> {
+    let mut q = Vec::with_capacity(KITTY_QUERY.len() + QUERIES.len());
+    if !in_multiplexer {
+        q.extend_from_slice(KITTY_QUERY);
+    }
+    q.extend_from_slice(QUERIES);
+    q
+}
 
 /// What the terminal answered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -178,7 +190,7 @@ fn dcs(answers: &mut Answers, body: &[u8]) {
     }
 }
 
-/// Reads answers from `input` (a terminal in raw mode that was just sent [`QUERY`]) until the
+/// Reads answers from `input` (a terminal in raw mode that was just sent [`query`]) until the
 /// device attributes arrive or `timeout` passes. Returns the answers (`None` when nothing
 /// complete came) and the bytes that were not answers.
 pub fn read_answers(
@@ -287,6 +299,18 @@ mod tests {
         assert!(a.kitty && a.rgb_capability && !a.sixel());
         assert_eq!(a.version.as_deref(), Some("kitty(0.26.5)"));
         assert_eq!(a.attributes, Some(vec![62, 0]));
+    }
+
+    #[test]
+    fn no_apc_inside_a_multiplexer() {
+        let plain = query(false);
+        let muxed = query(true);
+        assert!(plain.starts_with(b"\x1b_G"));
+        assert!(
+            !muxed.windows(2).any(|w| w == b"\x1b_"),
+            "tmux would take it for a title"
+        );
+        assert!(muxed.ends_with(b"\x1b[c") && plain.ends_with(b"\x1b[c"));
     }
 
     #[test]

@@ -232,7 +232,11 @@ impl<W: Write> Backend for Screen<W> {
 
     fn clear_region(&mut self, clear_type: ClearType) -> io::Result<()> {
         let code: &[u8] = match clear_type {
-            ClearType::All => b"\x1b[2J",
+            ClearType::All => {
+                // kitty drops its pictures with the screen: they must be sent again.
+                super::kitty::screen_cleared();
+                b"\x1b[2J"
+            }
             ClearType::AfterCursor => b"\x1b[J",
             ClearType::BeforeCursor => b"\x1b[1J",
             ClearType::CurrentLine => b"\x1b[2K",
