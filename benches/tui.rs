@@ -1,5 +1,7 @@
 //! The interactive view's drawing budget: a 512-channel grid into a 200×60 buffer in ≤ 10 ms,
-//! and a layer switch to the next frame in ≤ 50 ms (half-blocks, `TestBackend`).
+//! and a layer switch to the next frame in ≤ 50 ms (half-blocks, `TestBackend`); and the bytes
+//! each action sends to the terminal, on EfficientNet-Lite0 at 200×60 in xterm's 6×13 cells
+//! (printed as a table before the timings, which time the same frames through the real backend).
 //!
 //! ```text
 //! cargo bench --bench tui
@@ -10,11 +12,15 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use featscope::activations::{Activations, FeatureMaps, Layer, LayerData, LayerKind};
 use featscope::model::Layout;
 use featscope::tui::app::{App, AppOptions};
+use featscope::tui::screen::Screen;
 use featscope::tui::ui;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::hint::black_box;
 use std::time::Duration;
+
+#[path = "../tests/common/wire.rs"]
+mod wire;
 
 fn layer(index: usize, name: &str, (c, h, w): (usize, usize, usize)) -> Layer {
     // Deterministic, varied values with a share of ReLU zeros.
@@ -117,5 +123,67 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Prints the bytes per action (min / median / max over the tour's steps of each kind) and
+/// times a layer switch through the real backend.
+fn bench_wire(c: &mut Criterion) {
+    let acts = wire::efficientnet();
+    eprintln!("bytes per action, EfficientNet-Lite0 on chelsea.png, 200×60, 6×13 px cells:");
+    for (name, graphics) in [
+        ("half-blocks", wire::halfblocks()),
+        ("sixel", wire::sixel()),
+    ] {
+        let bytes = wire::bytes_per_step(&acts, graphics, (200, 60), wire::TOUR);
+        for kind in ["j", "zoom", "back", "s"] {
+            let mut of_kind: Vec<usize> = wire::TOUR
+                .iter()
+                .zip(&bytes)
+                .filter(|(s, _)| s.name == kind)
+                .map(|(_, &b)| b)
+                .collect();
+            of_kind.sort_unstable();
+            let kb = |b: usize| b as f64 / 1000.0;
+            eprintln!(
+                "  {name:<12} {kind:<5} {:>7.1} / {:>7.1} / {:>7.1} KB (min / median / max of {})",
+                kb(of_kind[0]),
+                kb(of_kind[of_kind.len() / 2]),
+                kb(of_kind[of_kind.len() - 1]),
+                of_kind.len()
+            );
+        }
+    }
+    let mut group = c.benchmark_group("wire");
+    group.sample_size(10);
+    for (name, graphics) in [
+        ("half-blocks", wire::halfblocks()),
+        ("sixel", wire::sixel()),
+    ] {
+        group.bench_function(
+            format!("{name}: layer switch (key → bytes written)"),
+            |b| {
+                b.iter_batched(
+                    || {
+                        let opts = AppOptions {
+                            graphics,
+                            ..AppOptions::default()
+                        };
+                        let mut app = App::with_activations(acts.clone(), opts);
+                        let mut term = Terminal::new(Screen::with_size(Vec::new(), 200, 60))
+                            .expect("terminal");
+                        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                        (app, term)
+                    },
+                    |(mut app, mut term)| {
+                        app.handle_event(&key('j'));
+                        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                        black_box(term.backend().writer().len())
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_wire);
 criterion_main!(benches);

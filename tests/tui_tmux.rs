@@ -267,3 +267,126 @@ fn the_first_key_reaches_the_view_after_the_graphics_query() {
     tmux.send("q");
     tmux.wait_for("EXIT=0", Duration::from_secs(10));
 }
+
+#[test]
+fn doctor_leaves_tmux_as_it_was() {
+    let Some(tmux) = Tmux::start("doctor", 120, 40, &featscope_command("doctor")) else {
+        return;
+    };
+    let settings = || {
+        let passthrough = tmux.run(&["show-options", "-p", "-t", "t", "allow-passthrough"]);
+        let title = tmux.run(&["display-message", "-p", "-t", "t", "#{pane_title}"]);
+        (
+            String::from_utf8_lossy(&passthrough.stdout).into_owned(),
+            String::from_utf8_lossy(&title.stdout).into_owned(),
+        )
+    };
+    let before = settings();
+    let screen = tmux.wait_for("EXIT=0", Duration::from_secs(30));
+    // It says what the view would use, and why: tmux answers for itself.
+    assert!(screen.contains("pictures:"), "{screen}");
+    assert!(
+        screen.contains("because     ") && screen.contains("tmux"),
+        "{screen}"
+    );
+    // Neither passthrough nor the pane title changed (the kitty query is an APC, which tmux
+    // would take for a title).
+    assert_eq!(settings(), before);
+}
+
+#[test]
+fn no_color_keeps_the_pictures_in_colour() {
+    let Some(tmux) = Tmux::start(
+        "no-color",
+        100,
+        30,
+        &featscope_command(
+            "models/seed_cnn.onnx models/chelsea.png --backend tract --graphics halfblocks",
+        )
+        .replacen("sh -c", "env NO_COLOR=1 sh -c", 1),
+    ) else {
+        return;
+    };
+    tmux.wait_for("channel 0 of 9", Duration::from_secs(60));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = tmux.run(&["capture-pane", "-e", "-p", "-t", "t"]);
+        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Picture cells carry colours (RGB or the 256-colour palette), chrome none.
+        if screen.contains("▀") && (screen.contains("38;2;") || screen.contains("38;5;")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no coloured pictures:\n{screen}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tmux.send("q");
+    tmux.wait_for("EXIT=0", Duration::from_secs(10));
+}
+
+/// featscope in a pty of `script`'s, which forwards our writes as the terminal's answers and
+/// hands us everything featscope writes; the terminal answers only when the test says so.
+#[test]
+fn the_view_is_up_before_the_terminal_answers() {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipping: util-linux script is not installed");
+        return;
+    }
+    let bin = quote(env!("CARGO_BIN_EXE_featscope"));
+    let inner = format!(
+        "stty cols 100 rows 30; exec {bin} models/seed_cnn.onnx models/chelsea.png --backend tract"
+    );
+    let mut child = Command::new("script")
+        .args(["-qfec", &inner, "/dev/null"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        // Far longer than the test waits: the view must not be waiting for the answer.
+        .env("FEATSCOPE_QUERY_TIMEOUT_MS", "600000")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let wait_for = |want: &str, seen: &mut Vec<u8>| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !String::from_utf8_lossy(seen).contains(want) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no {want:?} in:\n{}",
+                String::from_utf8_lossy(seen)
+            );
+            if let Ok(chunk) = rx.recv_timeout(left) {
+                seen.extend_from_slice(&chunk);
+            }
+        }
+    };
+    // The query went out, nobody answered, and the sidebar is drawn all the same.
+    wait_for("\x1b[c", &mut seen);
+    wait_for("Layers (11)", &mut seen);
+    // Now the terminal answers (device attributes, no graphics), and `q` quits.
+    stdin.write_all(b"\x1b[?1;2c").expect("answer");
+    stdin.write_all(b"q").expect("q");
+    stdin.flush().expect("flush");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "featscope did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}

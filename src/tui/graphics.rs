@@ -22,6 +22,15 @@ use std::time::Duration;
 /// bounds the wait for one that answers nothing at all, and a slow SSH link.
 pub const QUERY_TIMEOUT: Duration = Duration::from_millis(1000);
 
+/// [`QUERY_TIMEOUT`], or `FEATSCOPE_QUERY_TIMEOUT_MS` for links slower than a second.
+pub fn query_timeout() -> Duration {
+    std::env::var("FEATSCOPE_QUERY_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(QUERY_TIMEOUT)
+}
+
 /// What the user asked for with `--graphics`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -131,8 +140,12 @@ impl Graphics {
             }
             Protocol::Sixel { registers, .. } => {
                 let paletted = match &raster {
-                    Raster::Levels(img) => sixel::from_levels(img, registers as usize),
-                    Raster::Rgb(img) => sixel::from_rgb(img, registers as usize),
+                    Raster::Levels(img) => {
+                        sixel::from_levels(img, (registers as usize).min(sixel::MAP_COLOURS))
+                    }
+                    Raster::Rgb(img) => {
+                        sixel::from_rgb(img, (registers as usize).min(sixel::PHOTO_COLOURS))
+                    }
                 };
                 Picture::Escape {
                     data: erased(cols, rows) + &sixel::encode(&paletted),
@@ -404,7 +417,7 @@ pub fn send_query() -> std::io::Result<()> {
     out.flush()
 }
 
-/// Reads the terminal's answers (bounded by [`QUERY_TIMEOUT`]) and the rest of the facts.
+/// Reads the terminal's answers (bounded by [`query_timeout`]) and the rest of the facts.
 /// Returns the facts and the bytes that were not answers (keys typed meanwhile).
 pub fn collect() -> (Facts, Vec<u8>) {
     let stdin = std::io::stdin();
@@ -412,10 +425,11 @@ pub fn collect() -> (Facts, Vec<u8>) {
         (Err("stdin is not a terminal".to_string()), Vec::new())
     } else {
         use std::os::fd::AsFd;
-        match probe::read_answers(stdin.as_fd(), QUERY_TIMEOUT) {
+        let timeout = query_timeout();
+        match probe::read_answers(stdin.as_fd(), timeout) {
             Ok((Some(a), other)) => (Ok(a), other),
             Ok((None, other)) => (
-                Err(format!("no answer within {} ms", QUERY_TIMEOUT.as_millis())),
+                Err(format!("no answer within {} ms", timeout.as_millis())),
                 other,
             ),
             Err(e) => (Err(format!("cannot read the answer: {e}")), Vec::new()),

@@ -109,7 +109,7 @@ type ProbeResult = (graphics::Facts, Vec<u8>);
 
 /// Sends the graphics query and reads the answer on a thread of its own, so the first frame
 /// does not wait for a terminal that never answers (the read is bounded by
-/// [`graphics::QUERY_TIMEOUT`], so the thread always ends).
+/// [`graphics::query_timeout`], so the thread always ends).
 fn start_probe() -> Option<Receiver<ProbeResult>> {
     graphics::send_query().ok()?;
     let (tx, rx) = mpsc::channel();

@@ -17,6 +17,14 @@ pub struct Paletted {
     pub palette: Vec<[u8; 3]>,
 }
 
+/// Registers for a map: 16 colormap levels, the gap and the label colours. A sixel picture costs
+/// bytes in proportion to the colours in each band of six rows; at the pixel size of a sixel
+/// terminal, 16 levels ordered-dithered read as the full colormap at a third of the bytes of
+/// 254.
+pub const MAP_COLOURS: usize = 18;
+/// Registers for a photo (the input, the overlay).
+pub const PHOTO_COLOURS: usize = 128;
+
 /// 4×4 Bayer thresholds, 0..16.
 const BAYER: [[u8; 4]; 4] = [[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]];
 

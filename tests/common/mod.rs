@@ -110,3 +110,4 @@ pub fn write_external_data_model(dir: &Path, with_weights_file: bool) -> PathBuf
     std::fs::write(&path, g.finish_bytes("featscope-test")).unwrap();
     path
 }
+pub mod wire;
