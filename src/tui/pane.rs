@@ -143,11 +143,13 @@ fn place_picture(
         return None;
     }
     let graphics = app.graphics();
+    // A sixel picture larger than the terminal allows would not show at all.
+    let (cols, rows) = graphics.clamp_cells(area.width, area.height);
     let fit = picture::fit(
         src.0,
         src.1,
-        area.width,
-        area.height,
+        cols,
+        rows,
         graphics.cell_px(),
         graphics.pixel_aspect(),
         integer,

@@ -1,0 +1,602 @@
+//! The view in real terminal emulators under Xvfb, checked on screenshots: xterm as a VT340
+//! (sixel), plain xterm (truecolor half-blocks), and kitty (kitty graphics) when it is
+//! installed. A buffer test is not proof of what a terminal shows; these are.
+//!
+//! A screenshot is read as a grid of cells: a cell is "picture" when most of its pixels are
+//! viridis colours (the chrome has none). Tiles sit a cell apart, so each tile, and the sum, is
+//! one connected group of picture cells.
+//!
+//! Needs `Xvfb`, `xterm`, `xdotool` and ImageMagick's `import` (Debian: xvfb, xterm, xdotool,
+//! imagemagick); skipped without them unless FEATSCOPE_REQUIRE_XTERM=1 (CI) makes that a
+//! failure. kitty runs with software GL when present.
+
+use image::RgbImage;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn tools_present(test: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("FEATSCOPE_REQUIRE_XTERM").as_deref() == Ok("1") {
+        panic!("{test}: {missing:?} not installed, and FEATSCOPE_REQUIRE_XTERM=1");
+    }
+    eprintln!("skipping {test}: {missing:?} not installed");
+    false
+}
+
+/// Where failing tests leave their screenshots.
+fn shots_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("xterm-shots")
+}
+
+/// An X server of our own, gone with the test.
+struct Display {
+    number: u32,
+    server: Child,
+}
+
+impl Display {
+    fn start() -> Display {
+        use std::io::Read;
+        // Xvfb picks a free display itself and says which (tests run in parallel).
+        let mut server = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts");
+        let mut out = server.stdout.take().expect("Xvfb's stdout");
+        let mut answer = String::new();
+        let mut byte = [0u8; 1];
+        while out.read(&mut byte).is_ok_and(|n| n == 1) && byte[0] != b'\n' {
+            answer.push(byte[0] as char);
+        }
+        let number = answer.trim().parse().expect("Xvfb names its display");
+        Display { number, server }
+    }
+
+    fn name(&self) -> String {
+        format!(":{}", self.number)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DISPLAY", self.name());
+        c
+    }
+
+    fn screenshot(&self) -> RgbImage {
+        let out = self
+            .command("import")
+            .args(["-window", "root", "ppm:-"])
+            .output()
+            .expect("import runs");
+        assert!(
+            out.status.success(),
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        image::load_from_memory(&out.stdout)
+            .expect("a screenshot")
+            .to_rgb8()
+    }
+
+    fn key(&self, keys: &str) {
+        let ok = self
+            .command("xdotool")
+            .args(["key", "--delay", "30"])
+            .args(keys.split_whitespace())
+            .status()
+            .expect("xdotool runs");
+        assert!(ok.success(), "xdotool key {keys}");
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// How a terminal emulator is started and how big its cells are.
+#[derive(Clone, Copy)]
+enum Emulator {
+    /// `xterm -ti vt340`: sixel graphics.
+    XtermVt340,
+    /// Plain xterm: no graphics protocol, truecolor half-blocks.
+    Xterm,
+    Kitty,
+}
+
+impl Emulator {
+    fn cell(self) -> (u32, u32) {
+        match self {
+            Emulator::Kitty => (8, 17),
+            _ => (6, 13),
+        }
+    }
+}
+
+/// featscope running in a terminal emulator on `display`, then a shell line that records its
+/// exit status.
+struct Session<'a> {
+    display: &'a Display,
+    emulator: Emulator,
+    term: Child,
+    status_file: PathBuf,
+    _dir: tempfile::TempDir,
+    name: String,
+}
+
+impl<'a> Session<'a> {
+    /// featscope `args` with `env` set, in an emulator of `size` cells (xterm; kitty's is fixed).
+    fn start(display: &'a Display, emulator: Emulator, name: &str, env: &str, args: &str) -> Self {
+        Self::sized(display, emulator, name, env, args, (200, 60))
+    }
+
+    fn sized(
+        display: &'a Display,
+        emulator: Emulator,
+        name: &str,
+        env: &str,
+        args: &str,
+        (cols, rows): (u16, u16),
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let status_file = dir.path().join("status");
+        let bin = env!("CARGO_BIN_EXE_featscope");
+        let script = format!(
+            "cd '{}' && {env} '{bin}' {args}; echo $? > '{}'; sleep 600",
+            env!("CARGO_MANIFEST_DIR"),
+            status_file.display()
+        );
+        let mut cmd = match emulator {
+            Emulator::XtermVt340 | Emulator::Xterm => {
+                let mut c = display.command("xterm");
+                if matches!(emulator, Emulator::XtermVt340) {
+                    c.args(["-ti", "vt340"]);
+                }
+                c.args([
+                    "-u8",
+                    "-fn",
+                    "-misc-fixed-medium-r-semicondensed--13-120-75-75-c-60-iso10646-1",
+                    "-geometry",
+                    &format!("{cols}x{rows}+0+0"),
+                    "-b",
+                    "0",
+                    "-bw",
+                    "0",
+                    "-bg",
+                    "black",
+                    "-fg",
+                    "white",
+                ]);
+                c
+            }
+            Emulator::Kitty => {
+                let mut c = display.command("kitty");
+                c.env("LIBGL_ALWAYS_SOFTWARE", "1").args([
+                    "--config",
+                    "NONE",
+                    "-o",
+                    "font_family=DejaVu Sans Mono",
+                    "-o",
+                    "font_size=10",
+                    "-o",
+                    "initial_window_width=1200",
+                    "-o",
+                    "initial_window_height=780",
+                    "-o",
+                    "remember_window_size=no",
+                    "-o",
+                    "window_padding_width=0",
+                    "-o",
+                    "placement_strategy=top-left",
+                    "-o",
+                    "linux_display_server=x11",
+                ]);
+                c
+            }
+        };
+        cmd.args(["-e", "env", "LANG=C.UTF-8", "sh", "-c", &script]);
+        let term = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the terminal emulator starts");
+        Session {
+            display,
+            emulator,
+            term,
+            status_file,
+            _dir: dir,
+            name: name.to_string(),
+        }
+    }
+
+    /// Takes screenshots until `done` holds for one; fails (saving the last) at the deadline.
+    fn wait(&self, what: &str, timeout: Duration, done: impl Fn(&Cells) -> bool) -> Cells {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let shot = self.display.screenshot();
+            let cells = Cells::read(&shot, self.emulator.cell());
+            if done(&cells) {
+                return cells;
+            }
+            if Instant::now() > deadline {
+                let dir = shots_dir();
+                let _ = std::fs::create_dir_all(&dir);
+                let path = dir.join(format!("{}-{}.png", self.name, what.replace(' ', "-")));
+                let _ = shot.save(&path);
+                panic!(
+                    "{}: waited {timeout:?} for {what}; {} groups of picture cells {:?}; screenshot {}",
+                    self.name,
+                    cells.groups.len(),
+                    cells.groups,
+                    path.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn exit_status(&self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&self.status_file) {
+                if !s.trim().is_empty() {
+                    return s.trim().to_string();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: featscope did not exit",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn window(&self) -> String {
+        let class = match self.emulator {
+            Emulator::Kitty => "kitty",
+            _ => "xterm",
+        };
+        let out = self
+            .display
+            .command("xdotool")
+            .args(["search", "--class", class])
+            .output()
+            .expect("xdotool runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .expect("the terminal's window")
+            .to_string()
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let _ = self.term.kill();
+        let _ = self.term.wait();
+    }
+}
+
+/// A screenshot as cells: which are picture, and the connected groups they form.
+struct Cells {
+    picture: Vec<bool>,
+    /// Viridis pixels in cells that are not picture: what a picture left behind.
+    stray: usize,
+    /// Where viridis pixels are on screen, in pixels: (left, top, width, height).
+    extent: (u32, u32, u32, u32),
+    /// Each group's bounding box in cells: (col, row, width, height), and its cell count.
+    groups: Vec<(usize, usize, usize, usize, usize)>,
+}
+
+fn is_viridis(rgb: [u8; 3], memo: &mut HashMap<[u8; 3], bool>) -> bool {
+    *memo.entry(rgb).or_insert_with(|| {
+        featscope::render::Colormap::Viridis.lut().iter().any(|c| {
+            (0..3)
+                .map(|k| (c[k] as i32 - rgb[k] as i32).pow(2))
+                .sum::<i32>()
+                < 12 * 12
+        })
+    })
+}
+
+impl Cells {
+    fn read(shot: &RgbImage, (cw, ch): (u32, u32)) -> Cells {
+        let cols = (shot.width() / cw) as usize;
+        let rows = (shot.height() / ch) as usize;
+        let mut memo = HashMap::new();
+        let mut picture = vec![false; cols * rows];
+        let mut stray = 0;
+        let (mut left, mut top, mut right, mut bottom) = (u32::MAX, u32::MAX, 0, 0);
+        for r in 0..rows {
+            for c in 0..cols {
+                let mut hits = 0;
+                for y in 0..ch {
+                    for x in 0..cw {
+                        let (px, py) = (c as u32 * cw + x, r as u32 * ch + y);
+                        if is_viridis(shot.get_pixel(px, py).0, &mut memo) {
+                            hits += 1;
+                            (left, top) = (left.min(px), top.min(py));
+                            (right, bottom) = (right.max(px + 1), bottom.max(py + 1));
+                        }
+                    }
+                }
+                picture[r * cols + c] = hits * 10 >= cw * ch * 6;
+                if !picture[r * cols + c] {
+                    stray += hits as usize;
+                }
+            }
+        }
+        let mut seen = vec![false; cols * rows];
+        let mut groups = Vec::new();
+        for start in 0..cols * rows {
+            if !picture[start] || seen[start] {
+                continue;
+            }
+            let (mut x0, mut y0, mut x1, mut y1, mut n) = (cols, rows, 0, 0, 0);
+            let mut stack = vec![start];
+            seen[start] = true;
+            while let Some(i) = stack.pop() {
+                let (x, y) = (i % cols, i / cols);
+                (x0, y0, x1, y1, n) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y), n + 1);
+                let mut push = |j: usize| {
+                    if picture[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                };
+                if x > 0 {
+                    push(i - 1);
+                }
+                if x + 1 < cols {
+                    push(i + 1);
+                }
+                if y > 0 {
+                    push(i - cols);
+                }
+                if y + 1 < rows {
+                    push(i + cols);
+                }
+            }
+            // A stray cell or two (a colour in the chrome) is not a picture.
+            if n >= 4 {
+                groups.push((x0, y0, x1 - x0 + 1, y1 - y0 + 1, n));
+            }
+        }
+        Cells {
+            picture,
+            stray,
+            extent: (
+                left,
+                top,
+                right.saturating_sub(left),
+                bottom.saturating_sub(top),
+            ),
+            groups,
+        }
+    }
+
+    /// Groups that fill their bounding box: whole pictures, not torn ones.
+    fn whole_rectangles(&self) -> bool {
+        self.groups
+            .iter()
+            .all(|&(_, _, w, h, n)| n * 10 >= w * h * 9)
+    }
+
+    fn count(&self) -> usize {
+        self.picture.iter().filter(|&&p| p).count()
+    }
+
+    /// Cells that are picture in one and not the other.
+    fn differ(&self, other: &Cells) -> usize {
+        self.picture
+            .iter()
+            .zip(&other.picture)
+            .filter(|(a, b)| a != b)
+            .count()
+    }
+}
+
+/// EfficientNet-Lite0's stem: 32 tiles and the sum, every one whole, nothing else.
+fn grid_of_32(c: &Cells) -> bool {
+    c.groups.len() == 33 && c.whole_rectangles() && c.stray == 0
+}
+
+const LONG: Duration = Duration::from_secs(180);
+const SHORT: Duration = Duration::from_secs(20);
+
+/// The walk both xterm modes take: grid, zoom and back, `s` and back, help and back, quit.
+fn walk(session: &Session, display: &Display) {
+    let grid = session.wait("the stem's 32 tiles and the sum", LONG, grid_of_32);
+    // Zoom: one picture, larger than any tile.
+    display.key("Return");
+    let zoom = session.wait("the zoomed channel, nothing else", SHORT, |c| {
+        c.groups.len() == 1 && c.count() > grid.groups[0].4 * 4 && c.stray == 0
+    });
+    assert!(zoom.whole_rectangles());
+    // The channel's map is square, and so is what is on screen: the real cell shape is used
+    // (6×13 px cells are not 1:2), and no earlier picture shows below or beside it. Half-blocks
+    // are exact to half a cell; pixels to one.
+    let (_, _, w, h) = zoom.extent;
+    let (cw, ch) = session.emulator.cell();
+    let slack = if matches!(session.emulator, Emulator::Xterm) {
+        ch.max(cw) / 2 + 1
+    } else {
+        1
+    };
+    assert!(
+        w.abs_diff(h) <= slack,
+        "{}: the zoomed 112×112 map is {w}×{h} px on screen",
+        session.name
+    );
+    // Back: exactly the grid again, nothing of the zoom left.
+    display.key("Escape");
+    session.wait("the grid after Esc, with no zoom pixels", SHORT, |c| {
+        c.differ(&grid) == 0 && c.stray == 0
+    });
+    // `s` shows the sum alone; three more come back to the grid.
+    display.key("s");
+    session.wait("the sum view", SHORT, |c| {
+        c.groups.len() == 1 && c.differ(&grid) > 0
+    });
+    display.key("s s s");
+    session.wait("the grid after s s s s", SHORT, |c| {
+        c.differ(&grid) == 0 && c.stray == 0
+    });
+    // Help over the pictures, then the pictures whole again.
+    display.key("question");
+    session.wait("the help over the grid", SHORT, |c| c.differ(&grid) > 0);
+    display.key("Escape");
+    session.wait("the grid after the help", SHORT, |c| {
+        c.differ(&grid) == 0 && c.stray == 0
+    });
+    // A new layer draws all of its tiles (32 channels again).
+    display.key("j");
+    session.wait("the next layer's 32 tiles", SHORT, |c| {
+        grid_of_32(c) && c.count() == grid.count()
+    });
+    display.key("q");
+    assert_eq!(session.exit_status(SHORT), "0");
+    session.wait("a clean screen after q", SHORT, |c| {
+        c.count() == 0 && c.stray == 0
+    });
+}
+
+#[test]
+fn sixel_in_xterm_vt340() {
+    if !tools_present(
+        "sixel_in_xterm_vt340",
+        &["Xvfb", "xterm", "xdotool", "import"],
+    ) {
+        return;
+    }
+    let display = Display::start();
+    let session = Session::start(
+        &display,
+        Emulator::XtermVt340,
+        "vt340",
+        "",
+        "--backend tract",
+    );
+    walk(&session, &display);
+}
+
+#[test]
+fn half_blocks_in_plain_xterm() {
+    if !tools_present(
+        "half_blocks_in_plain_xterm",
+        &["Xvfb", "xterm", "xdotool", "import"],
+    ) {
+        return;
+    }
+    let display = Display::start();
+    let session = Session::start(&display, Emulator::Xterm, "xterm", "", "--backend tract");
+    walk(&session, &display);
+}
+
+#[test]
+fn no_color_keeps_the_maps_in_colour_in_xterm() {
+    if !tools_present("no_color_in_xterm", &["Xvfb", "xterm", "xdotool", "import"]) {
+        return;
+    }
+    let display = Display::start();
+    for (emulator, name) in [
+        (Emulator::Xterm, "no-color-xterm"),
+        (Emulator::XtermVt340, "no-color-vt340"),
+    ] {
+        let session = Session::start(&display, emulator, name, "NO_COLOR=1", "--backend tract");
+        session.wait("coloured maps with NO_COLOR=1", LONG, grid_of_32);
+        display.key("q");
+        assert_eq!(session.exit_status(SHORT), "0");
+    }
+}
+
+#[test]
+fn a_resize_redraws_the_layout_whole() {
+    if !tools_present(
+        "a_resize_redraws_the_layout_whole",
+        &["Xvfb", "xterm", "xdotool", "import"],
+    ) {
+        return;
+    }
+    let display = Display::start();
+    // What featscope draws when started at 150×50…
+    let direct = {
+        let session = Session::sized(
+            &display,
+            Emulator::XtermVt340,
+            "resize-direct",
+            "",
+            "--backend tract",
+            (150, 50),
+        );
+        let cells = session.wait("the grid at 150×50", LONG, |c| {
+            c.groups.len() == 33 && c.whole_rectangles()
+        });
+        display.key("q");
+        assert_eq!(session.exit_status(SHORT), "0");
+        cells
+    };
+    // …is what it draws when a 200×60 window is made 150×50 (900×650 px).
+    let session = Session::start(
+        &display,
+        Emulator::XtermVt340,
+        "resize",
+        "",
+        "--backend tract",
+    );
+    session.wait("the grid at 200×60", LONG, grid_of_32);
+    let window = session.window();
+    let resized = display
+        .command("xdotool")
+        .args(["windowsize", "--sync", &window, "900", "650"])
+        .status()
+        .expect("xdotool runs");
+    assert!(resized.success());
+    session.wait(
+        "the same picture cells as a fresh start at 150×50",
+        SHORT,
+        |c| c.differ(&direct) == 0,
+    );
+    display.key("q");
+    assert_eq!(session.exit_status(SHORT), "0");
+}
+
+#[test]
+fn kitty_graphics_in_kitty() {
+    if !tools_present(
+        "kitty_graphics_in_kitty",
+        &["Xvfb", "kitty", "xdotool", "import"],
+    ) {
+        return;
+    }
+    let display = Display::start();
+    let session = Session::start(&display, Emulator::Kitty, "kitty", "", "--backend tract");
+    walk(&session, &display);
+}
