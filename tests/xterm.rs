@@ -150,7 +150,7 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// featscope `args` with `env` set, in an emulator of `size` cells (xterm; kitty's is fixed).
+    /// featscope `args` with `env` set, in an emulator of 200×60 cells (kitty's size is fixed).
     fn start(display: &'a Display, emulator: Emulator, name: &str, env: &str, args: &str) -> Self {
         Self::sized(display, emulator, name, env, args, (200, 60))
     }
@@ -161,13 +161,24 @@ impl<'a> Session<'a> {
         name: &str,
         env: &str,
         args: &str,
+        size: (u16, u16),
+    ) -> Self {
+        let line = format!("{env} '{}' {args}", env!("CARGO_BIN_EXE_featscope"));
+        Self::shell(display, emulator, name, &line, size)
+    }
+
+    /// A shell `line` in the emulator, in the repository, its exit status recorded.
+    fn shell(
+        display: &'a Display,
+        emulator: Emulator,
+        name: &str,
+        line: &str,
         (cols, rows): (u16, u16),
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let status_file = dir.path().join("status");
-        let bin = env!("CARGO_BIN_EXE_featscope");
         let script = format!(
-            "cd '{}' && {env} '{bin}' {args}; echo $? > '{}'; sleep 600",
+            "cd '{}' && {line}; echo $? > '{}'; sleep 600",
             env!("CARGO_MANIFEST_DIR"),
             status_file.display()
         );
@@ -259,6 +270,10 @@ impl<'a> Session<'a> {
             }
             std::thread::sleep(Duration::from_millis(150));
         }
+    }
+
+    fn dir(&self) -> &Path {
+        self._dir.path()
     }
 
     fn exit_status(&self, timeout: Duration) -> String {
@@ -599,4 +614,107 @@ fn kitty_graphics_in_kitty() {
     let display = Display::start();
     let session = Session::start(&display, Emulator::Kitty, "kitty", "", "--backend tract");
     walk(&session, &display);
+}
+
+/// The graphics the view's status bar names at the end of a typescript of its output (played
+/// on a 200×60 screen; the view left the alternate screen, whose last state is what it
+/// showed).
+fn graphics_in_status_bar(typescript: &[u8]) -> Option<&'static str> {
+    // Up to the point where the view leaves the alternate screen.
+    let end = typescript
+        .windows(8)
+        .rposition(|w| w == b"\x1b[?1049l")
+        .unwrap_or(typescript.len());
+    let size = |n: u16| std::num::NonZeroU16::new(n).expect("a size");
+    let mut parser = vt100::Parser::new(size(60), size(200), 0);
+    parser.process(&typescript[..end]);
+    let screen = parser.screen().contents();
+    let bar = screen.lines().last()?.to_string();
+    [
+        "half-blocks (256 colours)",
+        "half-blocks",
+        "sixel",
+        "kitty",
+        "iterm2",
+    ]
+    .into_iter()
+    .find(|name| bar.contains(&format!("· {name}  ")))
+}
+
+/// `featscope doctor` then the view, both under `script` so their output is kept: doctor must
+/// name the pictures the view then uses, in each terminal (and inside tmux).
+fn doctor_says_what_the_view_uses(emulator: Emulator, tmux: bool, name: &str, expected: &str) {
+    let display = Display::start();
+    let bin = env!("CARGO_BIN_EXE_featscope");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (doctor_log, view_log) = (dir.path().join("doctor"), dir.path().join("view"));
+    let mut line = format!(
+        "script -qfc \"'{bin}' doctor\" '{}' && script -qfec \"'{bin}' --backend tract\" '{}'",
+        doctor_log.display(),
+        view_log.display()
+    );
+    if tmux {
+        let socket = format!("featscope-xterm-{}-{name}", std::process::id());
+        line = format!(
+            "tmux -L {socket} -f /dev/null new-session {}; tmux -L {socket} kill-server 2>/dev/null; true",
+            shell_quote(&format!("{line}; echo $? > '{}/status'", dir.path().display()))
+        );
+    }
+    let session = Session::shell(&display, emulator, name, &line, (200, 60));
+    session.wait("the view", LONG, |c| c.groups.len() >= 2);
+    display.key("q");
+    if tmux {
+        let status = dir.path().join("status");
+        let deadline = Instant::now() + SHORT;
+        while std::fs::read_to_string(&status).map_or(true, |s| s.trim().is_empty()) {
+            assert!(Instant::now() < deadline, "{name}: the view did not quit");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(
+            std::fs::read_to_string(&status).unwrap_or_default().trim(),
+            "0"
+        );
+    } else {
+        assert_eq!(session.exit_status(SHORT), "0");
+    }
+    let doctor = std::fs::read_to_string(&doctor_log).expect("doctor's output");
+    let said = doctor
+        .lines()
+        .find_map(|l| l.strip_prefix("pictures:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{name}: doctor names no pictures:\n{doctor}"));
+    assert!(
+        doctor.contains("because"),
+        "{name}: doctor says why:\n{doctor}"
+    );
+    assert_eq!(said, expected, "{name}: doctor said\n{doctor}");
+    let view = std::fs::read(&view_log).expect("the view's output");
+    assert_eq!(
+        graphics_in_status_bar(&view),
+        Some(expected),
+        "{name}: the view's status bar"
+    );
+    let _ = session.dir();
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn doctor_and_view_agree_in_every_terminal() {
+    if !tools_present(
+        "doctor_and_view_agree",
+        &["Xvfb", "xterm", "xdotool", "import", "script", "tmux"],
+    ) {
+        return;
+    }
+    doctor_says_what_the_view_uses(Emulator::XtermVt340, false, "agree-vt340", "sixel");
+    doctor_says_what_the_view_uses(Emulator::Xterm, false, "agree-xterm", "half-blocks");
+    // Debian's tmux (3.3a) draws no sixel, even in a sixel terminal; it passes RGB colours on
+    // to an xterm it recognises.
+    doctor_says_what_the_view_uses(Emulator::XtermVt340, true, "agree-tmux", "half-blocks");
+    if have("kitty") {
+        doctor_says_what_the_view_uses(Emulator::Kitty, false, "agree-kitty", "kitty");
+    }
 }
