@@ -72,17 +72,23 @@ pub fn resample(values: &[f32], h: usize, w: usize, th: usize, tw: usize) -> Vec
     for ty in 0..th {
         let (y0, y1) = span(ty, h, th);
         for &(x0, x1) in &xs {
-            let mut sum = 0f32;
+            // In f64: a near-constant map (a range of 1e-6 at magnitude 7) must average to a
+            // value inside its own range, or per-channel scaling paints it all at one end.
+            let mut sum = 0f64;
             let mut n = 0u32;
             for y in y0..y1 {
                 for &v in &values[y * w + x0..y * w + x1] {
                     if v.is_finite() {
-                        sum += v;
+                        sum += v as f64;
                         n += 1;
                     }
                 }
             }
-            out.push(if n > 0 { sum / n as f32 } else { f32::NAN });
+            out.push(if n > 0 {
+                (sum / n as f64) as f32
+            } else {
+                f32::NAN
+            });
         }
     }
     out
@@ -241,6 +247,18 @@ mod tests {
         // many pixels tall as wide, at any scale.
         let f = fit(112, 112, 60, 30, (1, 2), 13.0 / 12.0, true);
         assert_eq!((f.px_w, f.px_h), (60, 55));
+    }
+
+    #[test]
+    fn averages_of_a_near_constant_map_stay_in_its_range() {
+        // EfficientNet-Lite0's stem channel 31: −7.0733476 … −7.073347.
+        let (lo, hi) = (-7.073_347_6_f32, -7.073_347_f32);
+        let values: Vec<f32> = (0..112 * 112)
+            .map(|i| if i % 3 == 0 { hi } else { lo })
+            .collect();
+        for v in resample(&values, 112, 112, 16, 18) {
+            assert!((lo..=hi).contains(&v), "{v} outside {lo}..{hi}");
+        }
     }
 
     #[test]
