@@ -272,10 +272,6 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn dir(&self) -> &Path {
-        self._dir.path()
-    }
-
     fn exit_status(&self, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
@@ -641,42 +637,53 @@ fn graphics_in_status_bar(typescript: &[u8]) -> Option<&'static str> {
     .find(|name| bar.contains(&format!("· {name}  ")))
 }
 
+/// How the commands reach the terminal.
+enum Via<'a> {
+    Direct,
+    /// A tmux session inside the terminal.
+    Tmux,
+    /// `ssh -t` to a server on this machine.
+    Ssh(&'a SshServer),
+}
+
 /// `featscope doctor` then the view, both under `script` so their output is kept: doctor must
-/// name the pictures the view then uses, in each terminal (and inside tmux).
-fn doctor_says_what_the_view_uses(emulator: Emulator, tmux: bool, name: &str, expected: &str) {
+/// name the pictures the view then uses, in each terminal, inside tmux and over SSH.
+fn doctor_says_what_the_view_uses(emulator: Emulator, via: Via, name: &str, expected: &str) {
     let display = Display::start();
     let bin = env!("CARGO_BIN_EXE_featscope");
     let dir = tempfile::tempdir().expect("temp dir");
     let (doctor_log, view_log) = (dir.path().join("doctor"), dir.path().join("view"));
-    let mut line = format!(
-        "script -qfc \"'{bin}' doctor\" '{}' && script -qfec \"'{bin}' --backend tract\" '{}'",
+    let status = dir.path().join("status");
+    let commands = format!(
+        "cd '{}' && script -qfc \"'{bin}' doctor\" '{}' && script -qfec \"'{bin}' --backend tract\" '{}'; echo $? > '{}'",
+        env!("CARGO_MANIFEST_DIR"),
         doctor_log.display(),
-        view_log.display()
+        view_log.display(),
+        status.display()
     );
-    if tmux {
-        let socket = format!("featscope-xterm-{}-{name}", std::process::id());
-        line = format!(
-            "tmux -L {socket} -f /dev/null new-session {}; tmux -L {socket} kill-server 2>/dev/null; true",
-            shell_quote(&format!("{line}; echo $? > '{}/status'", dir.path().display()))
-        );
-    }
+    let line = match via {
+        Via::Direct => commands,
+        Via::Tmux => {
+            let socket = format!("featscope-xterm-{}-{name}", std::process::id());
+            format!(
+                "tmux -L {socket} -f /dev/null new-session {}; tmux -L {socket} kill-server 2>/dev/null; true",
+                shell_quote(&commands)
+            )
+        }
+        Via::Ssh(server) => server.command(&commands),
+    };
     let session = Session::shell(&display, emulator, name, &line, (200, 60));
     session.wait("the view", LONG, |c| c.groups.len() >= 2);
     display.key("q");
-    if tmux {
-        let status = dir.path().join("status");
-        let deadline = Instant::now() + SHORT;
-        while std::fs::read_to_string(&status).map_or(true, |s| s.trim().is_empty()) {
-            assert!(Instant::now() < deadline, "{name}: the view did not quit");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert_eq!(
-            std::fs::read_to_string(&status).unwrap_or_default().trim(),
-            "0"
-        );
-    } else {
-        assert_eq!(session.exit_status(SHORT), "0");
+    let deadline = Instant::now() + SHORT;
+    while std::fs::read_to_string(&status).map_or(true, |s| s.trim().is_empty()) {
+        assert!(Instant::now() < deadline, "{name}: the view did not quit");
+        std::thread::sleep(Duration::from_millis(100));
     }
+    assert_eq!(
+        std::fs::read_to_string(&status).unwrap_or_default().trim(),
+        "0"
+    );
     let doctor = std::fs::read_to_string(&doctor_log).expect("doctor's output");
     let said = doctor
         .lines()
@@ -688,13 +695,94 @@ fn doctor_says_what_the_view_uses(emulator: Emulator, tmux: bool, name: &str, ex
         "{name}: doctor says why:\n{doctor}"
     );
     assert_eq!(said, expected, "{name}: doctor said\n{doctor}");
+    if matches!(via, Via::Ssh(_)) {
+        assert!(
+            doctor.contains("over SSH"),
+            "{name}: doctor notices SSH:\n{doctor}"
+        );
+    }
     let view = std::fs::read(&view_log).expect("the view's output");
     assert_eq!(
         graphics_in_status_bar(&view),
         Some(expected),
         "{name}: the view's status bar"
     );
-    let _ = session.dir();
+}
+
+/// An OpenSSH server on a free loopback port, for this user, with keys made for the test.
+struct SshServer {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: Child,
+}
+
+impl SshServer {
+    fn start() -> SshServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = |name: &str| dir.path().join(name);
+        for key in ["host", "client"] {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(path(key))
+                .status()
+                .expect("ssh-keygen runs");
+            assert!(ok.success(), "ssh-keygen");
+        }
+        std::fs::copy(path("client.pub"), path("authorized_keys")).expect("authorized_keys");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {}\n",
+            path("host").display(),
+            path("authorized_keys").display(),
+            path("sshd.pid").display()
+        );
+        std::fs::write(path("sshd_config"), config).expect("sshd_config");
+        // sshd wants its privilege separation directory to exist.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let server = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(path("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sshd starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SshServer { dir, port, server }
+    }
+
+    /// The shell line that runs `commands` over `ssh -t` (a terminal at the far end).
+    fn command(&self, commands: &str) -> String {
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| {
+                let out = Command::new("id").arg("-un").output().expect("id runs");
+                String::from_utf8_lossy(&out.stdout).trim().to_string()
+            });
+        format!(
+            "ssh -t -p {} -i '{}' -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+             -o LogLevel=ERROR {user}@127.0.0.1 {}",
+            self.port,
+            self.dir.path().join("client").display(),
+            shell_quote(commands)
+        )
+    }
+}
+
+impl Drop for SshServer {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
 }
 
 fn shell_quote(s: &str) -> String {
@@ -709,12 +797,45 @@ fn doctor_and_view_agree_in_every_terminal() {
     ) {
         return;
     }
-    doctor_says_what_the_view_uses(Emulator::XtermVt340, false, "agree-vt340", "sixel");
-    doctor_says_what_the_view_uses(Emulator::Xterm, false, "agree-xterm", "half-blocks");
+    doctor_says_what_the_view_uses(Emulator::XtermVt340, Via::Direct, "agree-vt340", "sixel");
+    doctor_says_what_the_view_uses(Emulator::Xterm, Via::Direct, "agree-xterm", "half-blocks");
     // Debian's tmux (3.3a) draws no sixel, even in a sixel terminal; it passes RGB colours on
     // to an xterm it recognises.
-    doctor_says_what_the_view_uses(Emulator::XtermVt340, true, "agree-tmux", "half-blocks");
+    doctor_says_what_the_view_uses(Emulator::XtermVt340, Via::Tmux, "agree-tmux", "half-blocks");
     if have("kitty") {
-        doctor_says_what_the_view_uses(Emulator::Kitty, false, "agree-kitty", "kitty");
+        doctor_says_what_the_view_uses(Emulator::Kitty, Via::Direct, "agree-kitty", "kitty");
     }
+}
+
+#[test]
+fn doctor_and_view_agree_over_ssh() {
+    if !tools_present(
+        "doctor_and_view_agree_over_ssh",
+        &[
+            "Xvfb",
+            "xterm",
+            "xdotool",
+            "import",
+            "script",
+            "ssh",
+            "ssh-keygen",
+            "/usr/sbin/sshd",
+        ],
+    ) {
+        return;
+    }
+    let server = SshServer::start();
+    // Nothing from this side's environment crosses: the far end asks the terminal.
+    doctor_says_what_the_view_uses(
+        Emulator::XtermVt340,
+        Via::Ssh(&server),
+        "ssh-vt340",
+        "sixel",
+    );
+    doctor_says_what_the_view_uses(
+        Emulator::Xterm,
+        Via::Ssh(&server),
+        "ssh-xterm",
+        "half-blocks",
+    );
 }
