@@ -227,8 +227,31 @@ fn split_score(grid: &GridLayout, n: usize, sum: (usize, usize)) -> f64 {
 
 /// Splits `area` between the grid of `n` maps of `map_w × map_h` and their sum, trying every
 /// sum width: the best [`split_score`] wins, among layouts that show every channel on one page
-/// when any does (paging is for when tiles would get too small to read).
+/// when any does (paging is for when tiles would get too small to read). The search costs
+/// more than drawing a frame from cached pictures, so the last answer is kept.
 pub fn pane_layout(
+    n: usize,
+    map_w: usize,
+    map_h: usize,
+    area: Rect,
+    cell_aspect: f64,
+) -> PaneLayout {
+    type Key = (usize, usize, usize, Rect, u64);
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(Key, PaneLayout)>> = const { std::cell::Cell::new(None) };
+    }
+    let key = (n, map_w, map_h, area, cell_aspect.to_bits());
+    if let Some((k, layout)) = LAST.get() {
+        if k == key {
+            return layout;
+        }
+    }
+    let layout = search_pane_layout(n, map_w, map_h, area, cell_aspect);
+    LAST.set(Some((key, layout)));
+    layout
+}
+
+fn search_pane_layout(
     n: usize,
     map_w: usize,
     map_h: usize,
