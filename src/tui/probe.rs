@@ -191,13 +191,15 @@ fn dcs(answers: &mut Answers, body: &[u8]) {
 }
 
 /// Reads answers from `input` (a terminal in raw mode that was just sent [`query`]) until the
-/// device attributes arrive or `timeout` passes. Returns the answers (`None` when nothing
-/// complete came) and the bytes that were not answers.
+/// device attributes arrive or `timeout` passes; a terminal that has begun to answer gets five
+/// times as long to finish, since answers read later by the view would arrive as keys. Returns
+/// the answers (`None` when nothing complete came) and the bytes that were not answers.
 pub fn read_answers(
     input: BorrowedFd<'_>,
     timeout: Duration,
 ) -> io::Result<(Option<Answers>, Vec<u8>)> {
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    let mut deadline = start + timeout;
     let mut received = Vec::new();
     let mut chunk = [0u8; 1024];
     loop {
@@ -255,6 +257,9 @@ pub fn read_answers(
         if answers.complete() {
             return Ok((Some(answers), other));
         }
+        if answers != Answers::default() || other.first() == Some(&0x1b) {
+            deadline = start + timeout * 5;
+        }
     }
 }
 
@@ -299,6 +304,31 @@ mod tests {
         assert!(a.kitty && a.rgb_capability && !a.sixel());
         assert_eq!(a.version.as_deref(), Some("kitty(0.26.5)"));
         assert_eq!(a.attributes, Some(vec![62, 0]));
+    }
+
+    #[test]
+    fn a_terminal_that_has_begun_to_answer_gets_longer() {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        let (reader, mut writer) = std::io::pipe().expect("pipe");
+        writer.write_all(b"\x1bP>|slow\x1b\\").expect("write");
+        let late = std::thread::spawn(move || {
+            // After the plain time-out, well before the extended one.
+            std::thread::sleep(Duration::from_millis(400));
+            writer.write_all(b"\x1b[?1;2c").expect("write");
+            writer
+        });
+        let (answers, _) =
+            read_answers(reader.as_fd(), Duration::from_millis(200)).expect("answers");
+        let _writer = late.join();
+        let answers = answers.expect("complete");
+        assert_eq!(answers.version.as_deref(), Some("slow"));
+        assert!(answers.complete());
+        // Silence is not waited for longer.
+        let (reader, _writer) = std::io::pipe().expect("pipe");
+        let (answers, other) =
+            read_answers(reader.as_fd(), Duration::from_millis(50)).expect("nothing");
+        assert!(answers.is_none() && other.is_empty());
     }
 
     #[test]
