@@ -261,10 +261,13 @@ impl<'a> Session<'a> {
                 let path = dir.join(format!("{}-{}.png", self.name, what.replace(' ', "-")));
                 let _ = shot.save(&path);
                 panic!(
-                    "{}: waited {timeout:?} for {what}; {} groups of picture cells {:?}; screenshot {}",
+                    "{}: waited {timeout:?} for {what}; {} groups of picture cells {:?}, \
+                     {} stray pixels, pictures over {:?} px; screenshot {}",
                     self.name,
                     cells.groups.len(),
                     cells.groups,
+                    cells.stray,
+                    cells.extent,
                     path.display()
                 );
             }
@@ -447,25 +450,23 @@ fn walk(session: &Session, display: &Display) {
     let grid = session.wait("the stem's 32 tiles and the sum", LONG, grid_of_32);
     // Zoom: one picture, larger than any tile.
     display.key("Return");
-    let zoom = session.wait("the zoomed channel, nothing else", SHORT, |c| {
-        c.groups.len() == 1 && c.count() > grid.groups[0].4 * 4 && c.stray == 0
-    });
-    assert!(zoom.whole_rectangles());
     // The channel's map is square, and so is what is on screen: the real cell shape is used
     // (6×13 px cells are not 1:2), and no earlier picture shows below or beside it. Half-blocks
     // are exact to half a cell; pixels to one.
-    let (_, _, w, h) = zoom.extent;
     let (cw, ch) = session.emulator.cell();
     let slack = if matches!(session.emulator, Emulator::Xterm) {
         ch.max(cw) / 2 + 1
     } else {
         1
     };
-    assert!(
-        w.abs_diff(h) <= slack,
-        "{}: the zoomed 112×112 map is {w}×{h} px on screen",
-        session.name
-    );
+    let zoom = session.wait("the zoomed channel, square, nothing else", SHORT, |c| {
+        let (_, _, w, h) = c.extent;
+        c.groups.len() == 1
+            && c.count() > grid.groups[0].4 * 4
+            && c.stray == 0
+            && w.abs_diff(h) <= slack
+    });
+    assert!(zoom.whole_rectangles());
     // Back: exactly the grid again, nothing of the zoom left.
     display.key("Escape");
     session.wait("the grid after Esc, with no zoom pixels", SHORT, |c| {
