@@ -145,6 +145,7 @@ struct Session<'a> {
     emulator: Emulator,
     term: Child,
     status_file: PathBuf,
+    typescript: PathBuf,
     _dir: tempfile::TempDir,
     name: String,
 }
@@ -163,11 +164,16 @@ impl<'a> Session<'a> {
         args: &str,
         size: (u16, u16),
     ) -> Self {
-        let line = format!("{env} '{}' {args}", env!("CARGO_BIN_EXE_featscope"));
+        // Under `script`, so the bytes featscope writes can be read back as text too.
+        let line = format!(
+            "script -qfec \"{env} '{}' {args}\" '{{typescript}}'",
+            env!("CARGO_BIN_EXE_featscope")
+        );
         Self::shell(display, emulator, name, &line, size)
     }
 
-    /// A shell `line` in the emulator, in the repository, its exit status recorded.
+    /// A shell `line` in the emulator, in the repository, its exit status recorded; `{typescript}`
+    /// in it names a file in the session's folder.
     fn shell(
         display: &'a Display,
         emulator: Emulator,
@@ -177,6 +183,8 @@ impl<'a> Session<'a> {
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let status_file = dir.path().join("status");
+        let typescript = dir.path().join("typescript");
+        let line = line.replace("{typescript}", &typescript.display().to_string());
         let script = format!(
             "cd '{}' && {line}; echo $? > '{}'; sleep 600",
             env!("CARGO_MANIFEST_DIR"),
@@ -241,6 +249,7 @@ impl<'a> Session<'a> {
             emulator,
             term,
             status_file,
+            typescript,
             _dir: dir,
             name: name.to_string(),
         }
@@ -272,6 +281,30 @@ impl<'a> Session<'a> {
                 );
             }
             std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// The view's text as the bytes sent so far draw it (a 200×60 screen).
+    fn text(&self) -> String {
+        std::fs::read(&self.typescript)
+            .map(|bytes| screen_text(&bytes))
+            .unwrap_or_default()
+    }
+
+    /// Waits until the text the view sent contains every one of `parts`.
+    fn wait_text(&self, parts: &[&str], timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.text();
+            if parts.iter().all(|p| text.contains(p)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: waited {timeout:?} for {parts:?} in:\n{text}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -448,6 +481,8 @@ const SHORT: Duration = Duration::from_secs(20);
 /// The walk both xterm modes take: grid, zoom and back, `s` and back, help and back, quit.
 fn walk(session: &Session, display: &Display) {
     let grid = session.wait("the stem's 32 tiles and the sum", LONG, grid_of_32);
+    // Everything after the pictures reached the terminal too: the status bar, the top-5.
+    session.wait_text(&["dead 0/32", "tiger cat", "? help  q quit"], SHORT);
     // Zoom: one picture, larger than any tile.
     display.key("Return");
     // The channel's map is square, and so is what is on screen: the real cell shape is used
@@ -484,6 +519,15 @@ fn walk(session: &Session, display: &Display) {
     // Help over the pictures, then the pictures whole again.
     display.key("question");
     session.wait("the help over the grid", SHORT, |c| c.differ(&grid) > 0);
+    // All of the help, top to bottom.
+    session.wait_text(
+        &[
+            "Layers and channels",
+            "next layer",
+            "scroll layers, channel rows, the cursor",
+        ],
+        SHORT,
+    );
     display.key("Escape");
     session.wait("the grid after the help", SHORT, |c| {
         c.differ(&grid) == 0 && c.stray == 0
@@ -613,11 +657,9 @@ fn kitty_graphics_in_kitty() {
     walk(&session, &display);
 }
 
-/// The graphics the view's status bar names at the end of a typescript of its output (played
-/// on a 200×60 screen; the view left the alternate screen, whose last state is what it
-/// showed).
-fn graphics_in_status_bar(typescript: &[u8]) -> Option<&'static str> {
-    // Up to the point where the view leaves the alternate screen.
+/// The text of the view's last screen, from a typescript of its output played on a 200×60
+/// screen, up to where it leaves the alternate screen.
+fn screen_text(typescript: &[u8]) -> String {
     let end = typescript
         .windows(8)
         .rposition(|w| w == b"\x1b[?1049l")
@@ -625,7 +667,12 @@ fn graphics_in_status_bar(typescript: &[u8]) -> Option<&'static str> {
     let size = |n: u16| std::num::NonZeroU16::new(n).expect("a size");
     let mut parser = vt100::Parser::new(size(60), size(200), 0);
     parser.process(&typescript[..end]);
-    let screen = parser.screen().contents();
+    parser.screen().contents()
+}
+
+/// The graphics the view's status bar names at the end of a typescript of its output.
+fn graphics_in_status_bar(typescript: &[u8]) -> Option<&'static str> {
+    let screen = screen_text(typescript);
     let bar = screen.lines().last()?.to_string();
     [
         "half-blocks (256 colours)",
