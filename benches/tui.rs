@@ -132,9 +132,10 @@ fn bench_wire(c: &mut Criterion) {
         ("half-blocks", wire::halfblocks()),
         ("sixel", wire::sixel()),
     ] {
-        let bytes = wire::bytes_per_step(&acts, graphics, (200, 60), wire::TOUR);
+        let tour = wire::tour();
+        let bytes = wire::bytes_per_step(&acts, graphics, (200, 60), &tour);
         for kind in ["j", "zoom", "back", "s"] {
-            let mut of_kind: Vec<usize> = wire::TOUR
+            let mut of_kind: Vec<usize> = tour
                 .iter()
                 .zip(&bytes)
                 .filter(|(s, _)| s.name == kind)

@@ -5,11 +5,12 @@
 
 mod common;
 
-use common::wire::{bytes_per_step, efficientnet, halfblocks, sixel, Step, TOUR};
+use common::wire::{bytes_per_step, efficientnet, halfblocks, sixel, tour, Step};
 use crossterm::event::KeyCode;
 
 fn most(bytes: &[usize], kind: &str) -> usize {
-    TOUR.iter()
+    tour()
+        .iter()
         .zip(bytes)
         .filter(|(s, _)| s.name == kind)
         .map(|(_, &b)| b)
@@ -20,8 +21,8 @@ fn most(bytes: &[usize], kind: &str) -> usize {
 #[test]
 fn actions_stay_within_their_byte_budgets() {
     let acts = efficientnet();
-    let half = bytes_per_step(&acts, halfblocks(), (200, 60), TOUR);
-    let six = bytes_per_step(&acts, sixel(), (200, 60), TOUR);
+    let half = bytes_per_step(&acts, halfblocks(), (200, 60), &tour());
+    let six = bytes_per_step(&acts, sixel(), (200, 60), &tour());
     for (name, bytes, switch, zoom, view) in [
         ("half-blocks", &half, 240_000, 100_000, 260_000),
         ("sixel", &six, 580_000, 200_000, 580_000),

@@ -817,11 +817,8 @@ mod tests {
         assert_eq!((c.graphics.cell.width, c.graphics.cell.height), (7, 15));
     }
 
-    #[test]
-    fn sixel_and_iterm2_pictures_erase_their_cells_first() {
-        assert_eq!(erased(4, 3), "\x1b[4X\x1b[B\x1b[4X\x1b[B\x1b[4X\x1b[2A");
-        assert_eq!(erased(7, 1), "\x1b[7X");
-        let graphics = Graphics {
+    fn sixel_6x12() -> Graphics {
+        Graphics {
             protocol: Protocol::Sixel {
                 registers: 256,
                 max_px: (1000, 1000),
@@ -831,7 +828,14 @@ mod tests {
                 height: 12,
                 measured: true,
             },
-        };
+        }
+    }
+
+    #[test]
+    fn sixel_and_iterm2_pictures_erase_their_cells_first() {
+        assert_eq!(erased(4, 3), "\x1b[4X\x1b[B\x1b[4X\x1b[B\x1b[4X\x1b[2A");
+        assert_eq!(erased(7, 1), "\x1b[7X");
+        let graphics = sixel_6x12();
         let pic = graphics.encode(Raster::Rgb(RgbImage::new(24, 20)), 4, 2);
         let Picture::Escape { data, .. } = pic else {
             panic!("sixel is one escape sequence");
@@ -844,21 +848,10 @@ mod tests {
 
     #[test]
     fn protocols_encode_into_one_cell_and_skip_the_rest() {
-        for protocol in [
-            Protocol::Sixel {
-                registers: 256,
-                max_px: (1000, 1000),
-            },
-            Protocol::Kitty,
-            Protocol::Iterm2,
-        ] {
+        for protocol in [sixel_6x12().protocol, Protocol::Kitty, Protocol::Iterm2] {
             let graphics = Graphics {
                 protocol,
-                cell: CellSize {
-                    width: 6,
-                    height: 12,
-                    measured: true,
-                },
+                ..sixel_6x12()
             };
             let (fw, fh) = graphics.cell_px();
             let img = RgbImage::from_pixel(4 * fw, 2 * fh, image::Rgb([200, 10, 10]));
@@ -882,17 +875,7 @@ mod tests {
         // see the cells after a picture's escape sequence.
         use ratatui::backend::TestBackend;
         use ratatui::Terminal;
-        let graphics = Graphics {
-            protocol: Protocol::Sixel {
-                registers: 256,
-                max_px: (1000, 1000),
-            },
-            cell: CellSize {
-                width: 6,
-                height: 12,
-                measured: true,
-            },
-        };
+        let graphics = sixel_6x12();
         let tile = || {
             graphics.encode(
                 Raster::Rgb(RgbImage::from_pixel(24, 24, image::Rgb([9, 9, 9]))),

@@ -96,70 +96,13 @@ pub fn bytes_per_step(
 }
 
 /// Layer switches down the first layers of EfficientNet-Lite0 (every kind of feature map it
-/// has early on: 32, 16, 96 and 144 channels of 112² and 56²), then zoom, back, and `s`.
-pub const TOUR: &[Step] = &[
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "j",
-        keys: &[KeyCode::Char('j')],
-    },
-    Step {
-        name: "zoom",
-        keys: &[KeyCode::Enter],
-    },
-    Step {
-        name: "back",
-        keys: &[KeyCode::Esc],
-    },
-    Step {
-        name: "s",
-        keys: &[KeyCode::Char('s')],
-    },
-    Step {
-        name: "s",
-        keys: &[KeyCode::Char('s')],
-    },
-    Step {
-        name: "s",
-        keys: &[KeyCode::Char('s')],
-    },
-    Step {
-        name: "s",
-        keys: &[KeyCode::Char('s')],
-    },
-];
+/// has early on: 32, 16, 96 and 144 channels of 112² and 56²), then zoom, back, and `s` round
+/// the four views.
+pub fn tour() -> Vec<Step> {
+    let step = |name, keys| Step { name, keys };
+    let mut steps: Vec<Step> = (0..10).map(|_| step("j", &[KeyCode::Char('j')])).collect();
+    steps.push(step("zoom", &[KeyCode::Enter]));
+    steps.push(step("back", &[KeyCode::Esc]));
+    steps.extend((0..4).map(|_| step("s", &[KeyCode::Char('s')])));
+    steps
+}
