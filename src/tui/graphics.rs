@@ -329,13 +329,20 @@ impl Tmux {
     }
 }
 
+/// `COLORTERM` is `truecolor` or `24bit`.
+pub fn colorterm_truecolor() -> bool {
+    let colorterm = std::env::var("COLORTERM")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    colorterm == "truecolor" || colorterm == "24bit"
+}
+
 impl Environment {
+    /// The environment, and tmux's answers when inside tmux.
     pub fn read() -> Environment {
-        let var = |n: &str| std::env::var(n).unwrap_or_default();
-        let colorterm = var("COLORTERM").to_ascii_lowercase();
         Environment {
-            term: sanitize(&var("TERM")),
-            colorterm_truecolor: colorterm == "truecolor" || colorterm == "24bit",
+            term: sanitize(&std::env::var("TERM").unwrap_or_default()),
+            colorterm_truecolor: colorterm_truecolor(),
             ssh: env_set("SSH_CONNECTION") || env_set("SSH_CLIENT") || env_set("SSH_TTY"),
             tmux: env_set("TMUX").then(ask_tmux),
         }
@@ -654,7 +661,16 @@ pub fn terminal_report(query_terminal: bool) {
         println!("terminal:     stdout is not a TTY");
         return;
     }
-    let env = Environment::read();
+    let facts = if query_terminal {
+        ask_outside_the_view()
+    } else {
+        Facts {
+            env: Environment::read(),
+            answers: Err("not asked (--no-terminal-query)".into()),
+            ..Facts::default()
+        }
+    };
+    let env = &facts.env;
     let size = crossterm::terminal::size()
         .map(|(w, h)| format!("{w}×{h}"))
         .unwrap_or_else(|_| "size unknown".into());
@@ -669,15 +685,6 @@ pub fn terminal_report(query_terminal: bool) {
         notes.push("NO_COLOR: monochrome chrome, pictures in colour".into());
     }
     println!("terminal:     {}", notes.join("; "));
-    let facts = if query_terminal {
-        ask_outside_the_view()
-    } else {
-        Facts {
-            env,
-            answers: Err("not asked (--no-terminal-query)".into()),
-            ..Facts::default()
-        }
-    };
     if let Ok(a) = &facts.answers {
         if let Some(v) = &a.version {
             println!("              answers as {v}");

@@ -74,7 +74,8 @@ pub fn run(args: ViewArgs) -> Result<ExitCode> {
     // The terminal is asked what it can show while the first frames are drawn; stdin is
     // the answer's until it is in (see `event_loop`).
     let probe = start_probe();
-    let env_colours = if graphics::Environment::read().colorterm_truecolor {
+    // Until then, half-blocks in the colours the environment promises.
+    let env_colours = if graphics::colorterm_truecolor() {
         Colours::True
     } else {
         Colours::Palette256
