@@ -154,6 +154,9 @@ pub struct RunArgs {
     /// ONNX Runtime library (libonnxruntime.so) to load.
     #[arg(long, value_name = "PATH", help_heading = "Engine")]
     pub ort_lib: Option<PathBuf>,
+    /// The most memory a run may need (e.g. 4G, 512M); larger runs are refused [default: 3/4 of the memory available].
+    #[arg(long, value_name = "SIZE", value_parser = crate::memory::parse_size, help_heading = "Engine")]
+    pub max_memory: Option<u64>,
     /// Preprocessing convention [default: the model's .featscope.json, else torch].
     #[arg(long, value_enum, help_heading = "Preprocessing")]
     pub preset: Option<Preset>,
@@ -161,7 +164,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_triple, value_name = "A,B,C", help_heading = "Preprocessing")]
     pub mean: Option<[f32; 3]>,
     /// Per-channel divisor applied after the mean.
-    #[arg(long, value_parser = parse_triple, value_name = "A,B,C", help_heading = "Preprocessing")]
+    #[arg(long, value_parser = parse_std, value_name = "A,B,C", help_heading = "Preprocessing")]
     pub std: Option<[f32; 3]>,
     /// Feed channels in BGR order.
     #[arg(long, help_heading = "Preprocessing")]
@@ -176,7 +179,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, help_heading = "Preprocessing")]
     pub resize: Option<ResizeMode>,
     /// With --resize crop: the part of the scaled image kept (0.875: shorter side 256, crop 224).
-    #[arg(long, value_name = "F", help_heading = "Preprocessing")]
+    #[arg(long, value_name = "F", value_parser = parse_fraction, help_heading = "Preprocessing")]
     pub crop_fraction: Option<f32>,
     /// Largest side fed to size-agnostic models, unless --resize or --size says otherwise.
     #[arg(long, default_value_t = crate::preprocess::DEFAULT_MAX_SIDE, value_parser = clap::value_parser!(u32).range(1..=16384), help_heading = "Preprocessing")]
@@ -213,6 +216,7 @@ impl RunArgs {
                 labels: None,
             },
             labels: self.labels.clone(),
+            max_memory: self.max_memory,
         }
     }
 }
@@ -223,12 +227,30 @@ fn parse_triple(s: &str) -> Result<[f32; 3], String> {
         .map(|p| p.trim().parse::<f32>())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("'{s}': {e}; expected three numbers like 0.5,0.5,0.5"))?;
+    if parts.iter().any(|x| !x.is_finite()) {
+        return Err(format!("'{s}': the numbers must be finite"));
+    }
     match parts.as_slice() {
         [a] => Ok([*a; 3]),
         [a, b, c] => Ok([*a, *b, *c]),
         _ => Err(format!(
             "'{s}': expected one or three comma-separated numbers"
         )),
+    }
+}
+
+fn parse_std(s: &str) -> Result<[f32; 3], String> {
+    let v = parse_triple(s)?;
+    if v.iter().any(|x| *x == 0.0 || !x.is_finite()) {
+        return Err(format!("'{s}': divisors must be finite and non-zero"));
+    }
+    Ok(v)
+}
+
+fn parse_fraction(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= 1.0 => Ok(f),
+        _ => Err(format!("'{s}': expected a number in (0, 1]")),
     }
 }
 

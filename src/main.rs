@@ -40,9 +40,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line, as `a: b: c`.
+/// The error and its causes on one line, as `a: b: c`, safe to print: paths and values from
+/// files may hold escape sequences.
 fn one_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").replace(['\n', '\r'], " ")
+    featscope::model::sanitize(&format!("{e:#}").replace(['\n', '\r'], " "))
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -58,14 +59,19 @@ const IMAGE_EXTENSIONS: [&str; 10] = [
     "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "pnm", "ppm",
 ];
 
-/// Arguments → image files: folders expand to their images, sorted; other paths stay as given
-/// (a missing one then fails on its own, and the rest are done).
-fn expand_images(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// Arguments → images: folders expand to their images, sorted; other paths stay as given (a
+/// missing one then fails on its own). A folder with no image is one failure among the rest.
+fn expand_images(args: &[PathBuf]) -> Vec<Result<PathBuf>> {
     let mut out = Vec::new();
     for arg in args {
-        if arg.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(arg)
-                .with_context(|| format!("{}: cannot list the folder", arg.display()))?
+        if !arg.is_dir() {
+            out.push(Ok(arg.clone()));
+            continue;
+        }
+        let listed = std::fs::read_dir(arg)
+            .with_context(|| format!("{}: cannot list the folder", arg.display()));
+        let mut found: Vec<PathBuf> = match listed {
+            Ok(entries) => entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.is_file()
@@ -73,23 +79,29 @@ fn expand_images(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
                             .and_then(|e| e.to_str())
                             .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
                 })
-                .collect();
-            if found.is_empty() {
-                anyhow::bail!("{}: the folder holds no images", arg.display());
+                .collect(),
+            Err(e) => {
+                out.push(Err(e));
+                continue;
             }
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(arg.clone());
+        };
+        if found.is_empty() {
+            out.push(Err(anyhow::anyhow!(
+                "{}: the folder holds no images",
+                arg.display()
+            )));
         }
+        found.sort();
+        out.extend(found.into_iter().map(Ok));
     }
-    Ok(out)
+    out
 }
 
 fn run_snapshot(args: SnapshotArgs) -> Result<ExitCode> {
+    featscope::outdir::clean_up_on_signals()?;
     let model = Model::open(&args.model)?;
     let only = snapshot::select_layers(&model, &args.layers)?;
-    let images = expand_images(&args.images)?;
+    let images = expand_images(&args.images);
     snapshot::check_output_dir(&args.out)?;
     let selection = match &only {
         Some(tensors) => Selection::Tensors(tensors.clone()),
@@ -97,7 +109,7 @@ fn run_snapshot(args: SnapshotArgs) -> Result<ExitCode> {
     };
     let mut analyzer = Analyzer::open(model, &args.run.config(), &selection)?;
     if let Some(note) = &analyzer.engine_note {
-        eprintln!("featscope: {note}");
+        eprintln!("featscope: {}", featscope::model::sanitize(note));
     }
     let opts = SnapshotOptions {
         colormap: args.colormap,
@@ -113,7 +125,9 @@ fn run_snapshot(args: SnapshotArgs) -> Result<ExitCode> {
         let stems: Vec<String> = images
             .iter()
             .map(|p| {
-                p.file_stem()
+                p.as_ref()
+                    .ok()
+                    .and_then(|p| p.file_stem())
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default()
             })
@@ -136,18 +150,30 @@ fn run_snapshot(args: SnapshotArgs) -> Result<ExitCode> {
     let mut failed = 0usize;
     let mut files = 0usize;
     for (image, dir) in images.iter().zip(&dirs) {
-        if let Some(bar) = &progress {
-            bar.set_message(image.display().to_string());
-        }
-        let result = analyzer.compute(image).and_then(|acts| {
-            snapshot::write_snapshot(&acts, &analyzer.model, image, only.as_deref(), dir, &opts)
-        });
+        let result = image
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|image| {
+                if let Some(bar) = &progress {
+                    bar.set_message(featscope::model::sanitize(&image.display().to_string()));
+                }
+                analyzer.compute(image).and_then(|acts| {
+                    snapshot::write_snapshot(
+                        &acts,
+                        &analyzer.model,
+                        image,
+                        only.as_deref(),
+                        dir,
+                        &opts,
+                    )
+                })
+            });
         match result {
             Ok(written) => {
                 files += written.len();
                 if !args.print {
                     for f in &written {
-                        let line = f.display().to_string();
+                        let line = featscope::model::sanitize(&f.display().to_string());
                         match &progress {
                             Some(bar) => bar.println(line),
                             None => println!("{line}"),
@@ -176,7 +202,7 @@ fn run_snapshot(args: SnapshotArgs) -> Result<ExitCode> {
             "featscope: {} of {} images done, {files} files in {}",
             images.len() - failed,
             images.len(),
-            args.out.display()
+            featscope::model::sanitize(&args.out.display().to_string())
         );
     }
     Ok(if failed > 0 {
@@ -204,7 +230,7 @@ fn run_layers(args: LayersArgs) -> Result<ExitCode> {
     let model = Model::open(&args.model)?;
     let mut analyzer = Analyzer::open(model, &args.run.config(), &Selection::All)?;
     if let Some(note) = &analyzer.engine_note {
-        eprintln!("featscope: {note}");
+        eprintln!("featscope: {}", featscope::model::sanitize(note));
     }
     let acts = match &args.image {
         Some(image) => analyzer.compute(image)?,

@@ -2,7 +2,8 @@
 //! Both the snapshot command and the TUI go through [`Analyzer`].
 
 use crate::activations::{classify, top_k, Activations, LayerData};
-use crate::engine::{open_engine, Engine, EngineOptions};
+use crate::engine::{guard, open_engine, tract_engine, Backend, Engine, EngineOptions};
+use crate::memory::{self, Budget};
 use crate::model::Model;
 use crate::preprocess::{self, InputGeometry, PreprocessOptions};
 use anyhow::{Context, Result};
@@ -17,7 +18,14 @@ pub struct RunConfig {
     pub preprocess: PreprocessOptions,
     /// `--labels FILE`.
     pub labels: Option<PathBuf>,
+    /// `--max-memory`: the most a run may take; `None` is three quarters of what is available.
+    pub max_memory: Option<u64>,
 }
+
+/// Inputs up to this size are run without a memory estimate from the engine that cannot give
+/// one before running (ONNX Runtime): 32 MiB of pixels, a 2900×2900 RGB image, is far beyond
+/// `--max-side`'s default, and far below any budget.
+const UNCHECKED_INPUT_BYTES: u64 = 32 << 20;
 
 /// Which tensors to compute.
 #[derive(Clone, Debug)]
@@ -34,7 +42,12 @@ pub struct Analyzer {
     pub labels: Option<Vec<String>>,
     /// How `--backend auto` decided, for one line on stderr.
     pub engine_note: Option<String>,
-    engine: Box<dyn Engine>,
+    /// `None` after the engine crashed: it is opened again for the next image.
+    engine: Option<Box<dyn Engine>>,
+    engine_label: String,
+    engine_options: EngineOptions,
+    tensors: Vec<String>,
+    budget: Budget,
 }
 
 impl Analyzer {
@@ -54,19 +67,96 @@ impl Analyzer {
                 tensors.push(out.clone());
             }
         }
-        let (engine, engine_note) = open_engine(&model, &tensors, &config.engine)?;
+        let (engine, engine_note) = guard(&model.path, || {
+            open_engine(&model, &tensors, &config.engine)
+        })?;
         Ok(Analyzer {
-            model,
             geometry,
             preprocess,
             labels,
             engine_note,
-            engine,
+            engine_label: engine.label(),
+            engine: Some(engine),
+            engine_options: config.engine.clone(),
+            tensors,
+            budget: Budget::new(config.max_memory),
+            model,
         })
     }
 
     pub fn engine_label(&self) -> String {
-        self.engine.label()
+        self.engine_label.clone()
+    }
+
+    /// The engine, opened again if it crashed on the last image.
+    fn engine(&mut self) -> Result<&mut Box<dyn Engine>> {
+        if self.engine.is_none() {
+            let (model, tensors, options) = (&self.model, &self.tensors, &self.engine_options);
+            let (engine, _) = guard(&model.path, || open_engine(model, tensors, options))?;
+            self.engine = Some(engine);
+        }
+        self.engine
+            .as_mut()
+            .context("the engine could not be opened")
+    }
+
+    /// Refuses a run on an input of `shape` whose tensors would not fit the memory budget:
+    /// the input, every tensor asked for, and the engine's copy of the model.
+    fn check_memory(&mut self, image_path: &Path, shape: &[usize]) -> Result<()> {
+        let model_path = self.model.path.display().to_string();
+        let refuse = |need: Option<u64>, what: &str, budget: &Budget| {
+            let need = need
+                .map(memory::human)
+                .unwrap_or_else(|| "more than 16 EiB".into());
+            anyhow::anyhow!(
+                "{model_path}: on {} the input is {} and the run would need about {need} ({what}), \
+                 over the memory budget of {} ({})",
+                image_path.display(),
+                shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"),
+                memory::human(budget.bytes),
+                budget.source
+            )
+        };
+        // The tensor, and the picture shown beside it (3 bytes a pixel).
+        let input = memory::product(shape, 4).and_then(|t| t.checked_add(t / 4 * 3 / 4));
+        let budget = self.budget.clone();
+        if input.is_none_or(|b| b > budget.bytes) {
+            return Err(refuse(input, "for its input alone", &budget));
+        }
+        let input = input.unwrap_or(0);
+        let path = self.model.path.clone();
+        let engine = self.engine()?;
+        let known = guard(&path, || engine.output_bytes(shape))?;
+        let outputs = match known {
+            Some(bytes) => Some(bytes),
+            None if input > UNCHECKED_INPUT_BYTES => {
+                let (model, tensors) = (&self.model, &self.tensors);
+                guard(&path, || {
+                    tract_engine::estimate_output_bytes(model, tensors, shape)
+                })
+                .ok()
+                .flatten()
+            }
+            None => None,
+        };
+        let Some(outputs) = outputs else {
+            return Ok(());
+        };
+        let engine_copy = match self.engine_options.backend {
+            Backend::Tract => 0,
+            _ => self.model.bytes.len() as u64,
+        };
+        let need = input
+            .checked_add(outputs)
+            .and_then(|n| n.checked_add(engine_copy));
+        if need.is_none_or(|n| n > budget.bytes) {
+            return Err(refuse(
+                need,
+                &format!("{} tensors asked for", self.tensors.len()),
+                &budget,
+            ));
+        }
+        Ok(())
     }
 
     /// Runs the model on one image file.
@@ -96,9 +186,40 @@ impl Analyzer {
         img: &image::DynamicImage,
         image_path: &Path,
     ) -> Result<Activations> {
+        let target = preprocess::target_size(
+            (img.width(), img.height()),
+            image_path,
+            &self.geometry,
+            &self.preprocess,
+        )?;
+        let shape = self.geometry.tensor_shape(target);
+        self.check_memory(image_path, &shape)?;
         let prepared = preprocess::prepare(img, image_path, &self.geometry, &self.preprocess)?;
         let started = Instant::now();
-        let raw = self.engine.run(&prepared.tensor)?;
+        let run = {
+            let path = self.model.path.clone();
+            let engine = self.engine()?;
+            let input = &prepared.tensor;
+            guard(&path, || engine.run(input))
+        };
+        let raw = match run {
+            Ok(raw) => raw,
+            Err(e) => {
+                if matches!(e, crate::engine::EngineError::Crashed { .. }) {
+                    self.engine = None;
+                }
+                // A model that works on larger images fails on a tiny one: say which is small.
+                let (w, h) = target;
+                if w.min(h) < SMALL_SIDE && self.geometry.fixed_size.is_none() {
+                    return Err(anyhow::anyhow!(
+                        "{}: the image is {w}×{h}, too small for {} ({e})",
+                        image_path.display(),
+                        self.model.path.display()
+                    ));
+                }
+                return Err(e.into());
+            }
+        };
         let inference = started.elapsed();
         let mut layers = Vec::with_capacity(raw.len());
         for tensor in raw {
@@ -122,27 +243,39 @@ impl Analyzer {
             layers,
             input_image: prepared.shown,
             input_description: prepared.description,
-            engine: self.engine.label(),
+            engine: self.engine_label.clone(),
             inference,
             top5,
         })
     }
 }
 
+/// The class names: `--labels` (the user's own file, anywhere), else the sidecar's, which must
+/// stay inside the model's folder: a downloaded model must not read whatever file it names.
+/// Images narrower than this are suspected first when a size-agnostic model fails on them.
+const SMALL_SIDE: u32 = 32;
+
 fn load_labels(
     model: &Model,
     cli: Option<&Path>,
     sidecar: Option<&str>,
 ) -> Result<Option<Vec<String>>> {
+    use crate::files::{inside_folder, read_limited, LABELS_LIMIT};
     let path = match (cli, sidecar) {
         (Some(p), _) => p.to_path_buf(),
-        (None, Some(s)) => model.dir().join(s),
+        (None, Some(name)) => inside_folder(&model.dir(), name, "a labels file its sidecar names")
+            .with_context(|| {
+                format!(
+                    "{}: \"labels\"",
+                    preprocess::sidecar_path(&model.path).display()
+                )
+            })?,
         (None, None) => return Ok(None),
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read labels", path.display()))?;
+    let bytes = read_limited(&path, LABELS_LIMIT, "a labels file")?;
     Ok(Some(
-        text.lines()
+        String::from_utf8_lossy(&bytes)
+            .lines()
             .map(|l| crate::model::sanitize(l.trim()))
             .collect(),
     ))

@@ -103,28 +103,57 @@ impl PreprocessOptions {
 
 pub const DEFAULT_MAX_SIDE: u32 = 1024;
 
+/// Where a model's sidecar would be.
+pub fn sidecar_path(model_path: &Path) -> std::path::PathBuf {
+    model_path.with_extension("featscope.json")
+}
+
 /// The model's sidecar `<model>.featscope.json`, if any: the defaults bundled models carry.
+/// It comes with the model, so it is read as untrusted: a regular file of at most 1 MB, and the
+/// values it sets are checked here, naming it.
 pub fn sidecar_options(model_path: &Path) -> Result<PreprocessOptions, PreprocessError> {
-    let sidecar = model_path.with_extension("featscope.json");
-    let text = match std::fs::read_to_string(&sidecar) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(PreprocessOptions::default())
+    let sidecar = sidecar_path(model_path);
+    if let Err(e) = std::fs::symlink_metadata(&sidecar) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Ok(PreprocessOptions::default());
         }
-        Err(e) => {
+    }
+    let bytes = crate::files::read_limited(&sidecar, crate::files::SIDECAR_LIMIT, "a sidecar")
+        .map_err(|e| PreprocessError::Input(e.to_string()))?;
+    let shown = sidecar.display();
+    let options: PreprocessOptions = serde_json::from_slice(&bytes)
+        .map_err(|e| PreprocessError::Input(format!("{shown}: {e}")))?;
+    if let Some(std) = options.std {
+        if std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
             return Err(PreprocessError::Input(format!(
-                "{}: cannot read: {e}",
-                sidecar.display()
-            )))
+                "{shown}: \"std\" values must be finite and non-zero"
+            )));
         }
-    };
-    serde_json::from_str(&text)
-        .map_err(|e| PreprocessError::Input(format!("{}: {e}", sidecar.display())))
+    }
+    if options
+        .mean
+        .is_some_and(|m| m.iter().any(|v| !v.is_finite()))
+    {
+        return Err(PreprocessError::Input(format!(
+            "{shown}: \"mean\" values must be finite"
+        )));
+    }
+    if options
+        .crop_fraction
+        .is_some_and(|f| !(f.is_finite() && f > 0.0 && f <= 1.0))
+    {
+        return Err(PreprocessError::Input(format!(
+            "{shown}: \"crop_fraction\" must be in (0, 1]"
+        )));
+    }
+    Ok(options)
 }
 
 /// What the model's image input looks like.
 #[derive(Clone, Debug)]
 pub struct InputGeometry {
+    /// The model file, as messages name it.
+    pub model: String,
     pub name: String,
     pub layout: Layout,
     pub channels: usize,
@@ -194,6 +223,7 @@ pub fn input_geometry(model: &Model) -> Result<InputGeometry, PreprocessError> {
         _ => None,
     };
     Ok(InputGeometry {
+        model: shown.to_string(),
         name: input.name.clone(),
         layout,
         channels,
@@ -206,30 +236,40 @@ fn is_image_like(input: &crate::model::GraphInput) -> bool {
         input.declared.elem_type,
         None | Some(1) | Some(11) | Some(10)
     );
-    let dims = input.declared.dims.as_deref();
-    let rank4 = dims.is_some_and(|d| d.len() == 4);
-    let chan_ok = dims.is_some_and(|d| {
-        let c = match input_layout(Some(d)) {
-            Layout::Nchw => &d[1],
-            Layout::Nhwc => &d[3],
-        };
-        matches!(c, Dim::Symbolic(_)) || matches!(c.fixed(), Some(1 | 3))
-    });
-    float && rank4 && chan_ok
+    let Some(d) = input.declared.dims.as_deref().filter(|d| d.len() == 4) else {
+        return false;
+    };
+    let c = match input_layout(Some(d)) {
+        Layout::Nchw => &d[1],
+        Layout::Nhwc => &d[3],
+    };
+    float && (matches!(c, Dim::Symbolic(_)) || matches!(c.fixed(), Some(1 | 3)))
 }
+
+/// The largest image featscope decodes, per side: a file could declare 2^32 pixels in a few
+/// bytes.
+pub const MAX_IMAGE_SIDE: u32 = 32_768;
+/// What one decoded image may allocate.
+pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
 
 pub fn load_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
     let err = |reason: String| PreprocessError::Image {
         path: path.display().to_string(),
         reason,
     };
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| err(format!("cannot read: {e}")))?
+    let bytes = crate::files::read_limited(path, crate::files::IMAGE_LIMIT, "an image")
+        .map_err(|e| PreprocessError::Input(e.to_string()))?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| err(format!("cannot read: {e}")))?;
     if reader.format().is_none() {
         return Err(err("not an image (unknown format)".into()));
     }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_BYTES);
+    reader.limits(limits);
     let img = reader
         .decode()
         .map_err(|e| err(format!("not a readable image: {e}")))?;
@@ -252,18 +292,25 @@ pub struct Prepared {
     pub description: String,
 }
 
-pub fn prepare(
-    img: &DynamicImage,
+impl InputGeometry {
+    /// The input tensor's shape for an image fed at `(width, height)`.
+    pub fn tensor_shape(&self, (w, h): (u32, u32)) -> Vec<usize> {
+        let (w, h) = (w as usize, h as usize);
+        match self.layout {
+            Layout::Nchw => vec![1, self.channels, h, w],
+            Layout::Nhwc => vec![1, h, w, self.channels],
+        }
+    }
+}
+
+/// The size an image of `iw × ih` is fed at: the model's fixed size, `--size`, or its own
+/// (bounded by `--max-side`).
+pub fn target_size(
+    (iw, ih): (u32, u32),
     image_path: &Path,
     geometry: &InputGeometry,
     opts: &PreprocessOptions,
-) -> Result<Prepared, PreprocessError> {
-    let (iw, ih) = (img.width(), img.height());
-    let image_err = |reason: String| PreprocessError::Image {
-        path: image_path.display().to_string(),
-        reason,
-    };
-    let mode = opts.resize;
+) -> Result<(u32, u32), PreprocessError> {
     let target = match (geometry.fixed_size, opts.size) {
         (Some(fixed), Some(asked)) if fixed != asked => {
             return Err(PreprocessError::Input(format!(
@@ -277,25 +324,40 @@ pub fn prepare(
             let max_side = opts.max_side();
             if iw.max(ih) <= max_side {
                 (iw, ih)
-            } else if mode.is_some() {
+            } else if opts.resize.is_some() {
                 let s = max_side as f64 / iw.max(ih) as f64;
                 (
                     ((iw as f64 * s).round() as u32).max(1),
                     ((ih as f64 * s).round() as u32).max(1),
                 )
             } else {
-                return Err(image_err(format!(
-                    "the image is {iw}×{ih}, over --max-side {max_side}; pass --resize squash, --size WxH or a larger --max-side"
-                )));
+                return Err(PreprocessError::Image {
+                    path: image_path.display().to_string(),
+                    reason: format!(
+                        "the image is {iw}×{ih}, over --max-side {max_side}; pass --resize squash, --size WxH or a larger --max-side"
+                    ),
+                });
             }
         }
     };
     if target.0 == 0 || target.1 == 0 {
         return Err(PreprocessError::Input(format!(
-            "input size {}x{} is empty",
-            target.0, target.1
+            "{}: input size {}x{} is empty",
+            geometry.model, target.0, target.1
         )));
     }
+    Ok(target)
+}
+
+pub fn prepare(
+    img: &DynamicImage,
+    image_path: &Path,
+    geometry: &InputGeometry,
+    opts: &PreprocessOptions,
+) -> Result<Prepared, PreprocessError> {
+    let (iw, ih) = (img.width(), img.height());
+    let target = target_size((iw, ih), image_path, geometry, opts)?;
+    let mode = opts.resize;
     let rgb = img.to_rgb8();
     let mode = mode.unwrap_or(ResizeMode::Squash);
     let (shown, how) = if (iw, ih) == target {
@@ -327,9 +389,10 @@ pub fn prepare(
     let std = opts.std.unwrap_or(preset_std);
     let bgr = opts.bgr.unwrap_or(preset_bgr);
     if std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
-        return Err(PreprocessError::Input(
-            "--std values must be non-zero".into(),
-        ));
+        return Err(PreprocessError::Input(format!(
+            "{}: the std values must be finite and non-zero",
+            geometry.model
+        )));
     }
     let (w, h) = (shown.width() as usize, shown.height() as usize);
     let c = geometry.channels;
@@ -355,10 +418,7 @@ pub fn prepare(
             data[idx] = v;
         }
     }
-    let shape = match geometry.layout {
-        Layout::Nchw => vec![1, c, h, w],
-        Layout::Nhwc => vec![1, h, w, c],
-    };
+    let shape = geometry.tensor_shape((w as u32, h as u32));
     let order = if c == 1 {
         "luma"
     } else if bgr {

@@ -7,7 +7,6 @@ use crate::render::{self, Colormap, GridStyle, Normalization};
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
@@ -136,19 +135,7 @@ pub fn unique_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String>
         .collect()
 }
 
-/// Writes `bytes` to `path` via a temporary file and a rename, so no half-written file is left.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("part");
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("{}: cannot write", path.display()))
-}
+pub use crate::outdir::write_atomic;
 
 /// An 8-bit palette PNG: a third of the bytes of RGB for the same picture.
 pub fn encode_indexed_png(img: &render::IndexedImage) -> Result<Vec<u8>> {
@@ -162,11 +149,34 @@ pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>> {
 pub fn check_output_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
-    let probe = dir.join(".featscope-write-test");
-    std::fs::write(&probe, b"")
+    // A file of our own kind, unique to this process: it proves the folder writable.
+    tempfile::Builder::new()
+        .prefix(&format!(".featscope-{}-", std::process::id()))
+        .suffix(".part")
+        .tempfile_in(dir)
         .with_context(|| format!("{}: the output folder is not writable", dir.display()))?;
-    let _ = std::fs::remove_file(probe);
     Ok(())
+}
+
+/// The files a summary.json in `dir` lists (plain names only), to remove those a new snapshot
+/// does not write again: the folder then holds exactly what its summary describes.
+fn files_listed(dir: &Path) -> Vec<String> {
+    let Ok(bytes) = crate::files::read_limited(&dir.join("summary.json"), 64 << 20, "a summary")
+    else {
+        return Vec::new();
+    };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Vec::new();
+    };
+    json["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|l| l["files"].as_array().into_iter().flatten())
+        .filter_map(|f| f.as_str())
+        .filter(|f| !f.is_empty() && file_stem(f) == *f)
+        .map(str::to_string)
+        .collect()
 }
 
 #[derive(serde::Serialize)]
@@ -310,6 +320,9 @@ pub fn write_snapshot(
     opts: &SnapshotOptions,
 ) -> Result<Vec<PathBuf>> {
     check_output_dir(out)?;
+    let _lock = crate::outdir::lock_folder(out)?;
+    crate::outdir::remove_stale_temp_files(out);
+    let before = files_listed(out);
     let layers: Vec<&Layer> = acts
         .layers
         .iter()
@@ -352,24 +365,28 @@ pub fn write_snapshot(
     let path = out.join("summary.json");
     write_atomic(&path, &json)?;
     written.push(path);
+    // What an earlier snapshot wrote here and this one did not: it would not be described.
+    for old in before {
+        let old = out.join(old);
+        if !written.contains(&old) {
+            let _ = std::fs::remove_file(old);
+        }
+    }
     Ok(written)
 }
 
-/// Draws a picture on stdout: kitty/iTerm2 when stdout is a terminal that has them, else
-/// half-blocks (never terminal queries into a pipe).
+/// Draws a picture on stdout the way the terminal shows pictures (asked once, with a bounded
+/// wait; half-blocks into a pipe).
 fn print_image(title: &str, img: &image::RgbImage) {
-    use std::io::IsTerminal;
-    println!("{title}");
-    let terminal = std::io::stdout().is_terminal();
-    let config = viuer::Config {
-        absolute_offset: false,
-        use_kitty: terminal,
-        use_iterm: terminal,
-        width: (!terminal).then_some(80),
-        ..Default::default()
-    };
-    let dynamic = image::DynamicImage::ImageRgb8(img.clone());
-    if let Err(e) = viuer::print(&dynamic, &config) {
-        eprintln!("featscope: cannot print {title}: {e}");
+    static PRINTER: std::sync::OnceLock<crate::tui::print::Printer> = std::sync::OnceLock::new();
+    println!("{}", crate::model::sanitize(title));
+    let printer = PRINTER.get_or_init(crate::tui::print::Printer::for_stdout);
+    if let Err(e) = printer.print(img) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!(
+                "featscope: cannot print {}: {e}",
+                crate::model::sanitize(title)
+            );
+        }
     }
 }

@@ -29,6 +29,45 @@ pub enum EngineError {
         model: String,
         reason: String,
     },
+    #[error("{model}: the engine crashed ({what})")]
+    Crashed { model: String, what: String },
+}
+
+thread_local! {
+    /// Set while an engine call runs under [`guard`]: its panics are reported as errors, so the
+    /// panic hook stays quiet about them.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs an engine call, turning a panic inside the engine (tract on a malformed model, say)
+/// into an error that names the model, without the panic message and backtrace on stderr.
+pub fn guard<T>(
+    model: &std::path::Path,
+    call: impl FnOnce() -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.get() {
+                previous(info);
+            }
+        }));
+    });
+    let was = GUARDED.replace(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    GUARDED.set(was);
+    result.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into());
+        Err(EngineError::Crashed {
+            model: model.display().to_string(),
+            what: crate::model::sanitize(&what.replace(['\n', '\r'], " ")),
+        })
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -112,6 +151,11 @@ pub trait Engine: Send {
     fn label(&self) -> String;
     /// Runs the model once; returns the tensors the engine was opened for, in that order.
     fn run(&mut self, input: &InputTensor) -> Result<Vec<RawTensor>, EngineError>;
+    /// The bytes the tensors it returns would take for an input of `shape`, when the engine
+    /// knows them before running (`None`: it does not).
+    fn output_bytes(&mut self, _shape: &[usize]) -> Result<Option<u64>, EngineError> {
+        Ok(None)
+    }
 }
 
 /// Opens the engine `opts` asks for, computing `outputs` (tensor names) on every run.

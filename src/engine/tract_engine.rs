@@ -88,9 +88,69 @@ impl TractEngine {
     }
 }
 
+/// Bytes of the tensors `outlets` of a typed model hold: every shape is known once the input's
+/// is (`None` when one is not).
+fn outlets_bytes(model: &TypedModel, outlets: &[OutletId]) -> Option<u64> {
+    let mut total: u64 = 0;
+    for &outlet in outlets {
+        let fact = model.outlet_fact(outlet).ok()?;
+        let elements = fact
+            .shape
+            .as_concrete()?
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))?;
+        let size = fact.datum_type.size_of() as u64;
+        total = total.checked_add(elements.checked_mul(size)?)?;
+    }
+    Some(total)
+}
+
+/// What running `model` for `outputs` on an input of `shape` would return, in bytes, from
+/// tract's shape inference alone (nothing is computed): for the other engine, which cannot
+/// say before it runs.
+pub fn estimate_output_bytes(
+    model: &Model,
+    outputs: &[String],
+    shape: &[usize],
+) -> Result<Option<u64>, EngineError> {
+    let path = model.path.display().to_string();
+    let bytes = model.with_outputs(outputs);
+    let onnx = tract_onnx::onnx();
+    let proto = onnx
+        .proto_model_for_read(&mut bytes.as_slice())
+        .map_err(|e| load_err(&path, e))?;
+    let dir = model.dir();
+    let parsed = onnx
+        .parse(&proto, dir.to_str())
+        .map_err(|e| load_err(&path, e))?;
+    let typed = parsed
+        .model
+        .with_input_fact(0, f32::fact(shape).into())
+        .and_then(|m| m.into_typed())
+        .map_err(|e| load_err(&path, e))?;
+    let all = model.outputs_with(outputs);
+    let wanted: Vec<OutletId> = outputs
+        .iter()
+        .filter_map(|o| all.iter().position(|a| a == o))
+        .filter_map(|p| typed.outputs.get(p).copied())
+        .collect();
+    Ok(outlets_bytes(&typed, &wanted))
+}
+
 impl Engine for TractEngine {
     fn label(&self) -> String {
         format!("tract {} (cpu)", env!("FEATSCOPE_TRACT_VERSION"))
+    }
+
+    fn output_bytes(&mut self, shape: &[usize]) -> Result<Option<u64>, EngineError> {
+        let plan = self.plan_for(shape)?;
+        let model = plan.model();
+        let outlets: Vec<OutletId> = self
+            .output_positions
+            .iter()
+            .filter_map(|&p| model.outputs.get(p).copied())
+            .collect();
+        Ok(outlets_bytes(model, &outlets))
     }
 
     fn run(&mut self, input: &InputTensor) -> Result<Vec<RawTensor>, EngineError> {

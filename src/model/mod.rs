@@ -7,6 +7,7 @@
 pub mod builder;
 pub mod proto;
 pub mod seed;
+mod validate;
 
 use bytes::Bytes;
 use prost::Message;
@@ -17,11 +18,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     #[error("{path}: not an ONNX model ({reason})")]
     NotOnnx { path: String, reason: String },
     #[error("{path}: external data file '{location}' (for weight '{tensor}') {problem}")]
@@ -33,6 +31,9 @@ pub enum ModelError {
     },
     #[error("{path}: {reason}")]
     Input { path: String, reason: String },
+    /// A model that decodes but could not run: a stride of 0, an output naming nothing.
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String },
 }
 
 /// One dimension of a shape as the model declares it.
@@ -171,11 +172,7 @@ fn declared_type(v: &ValueInfoProto) -> DeclaredType {
 
 impl Model {
     pub fn open(path: &Path) -> Result<Model, ModelError> {
-        let shown = path.display().to_string();
-        let data = std::fs::read(path).map_err(|source| ModelError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let data = crate::files::read_limited(path, crate::files::MODEL_LIMIT, "an ONNX file")?;
         Self::from_bytes(path, Bytes::from(data))
     }
 
@@ -225,6 +222,10 @@ impl Model {
             })
             .collect();
         check_graph_complete(&shown, graph, &initializers)?;
+        validate::check(graph).map_err(|reason| ModelError::Invalid {
+            path: shown.clone(),
+            reason,
+        })?;
         let sites = discover_sites(graph, &inputs);
         Ok(Model {
             path: path.to_path_buf(),
@@ -321,13 +322,17 @@ fn check_external_data(path: &Path, graph: &GraphProto) -> Result<bool, ModelErr
             tensor: sanitize(&t.name),
             problem,
         };
-        if location.is_empty() || Path::new(&location).is_absolute() || location.contains("..") {
-            return Err(err("is not a plain relative file name".into()));
-        }
-        let file = dir.join(&location);
-        let len = std::fs::metadata(&file)
-            .map_err(|e| err(format!("is missing ({e})")))?
-            .len();
+        let file = match crate::files::inside_folder(dir, &location, "external data") {
+            Ok(file) => file,
+            Err(crate::files::FileError::Outside { .. }) => {
+                return Err(err("is not a file inside the model's folder".into()))
+            }
+            Err(e) => return Err(err(format!("is missing ({})", short_reason(&e)))),
+        };
+        let len = match crate::files::open_regular(&file) {
+            Ok((_, len)) => len,
+            Err(e) => return Err(err(format!("cannot be used ({})", short_reason(&e)))),
+        };
         let offset: u64 = get("offset").and_then(|v| v.parse().ok()).unwrap_or(0);
         let length: u64 = get("length").and_then(|v| v.parse().ok()).unwrap_or(0);
         if offset + length > len {
@@ -338,6 +343,15 @@ fn check_external_data(path: &Path, graph: &GraphProto) -> Result<bool, ModelErr
         }
     }
     Ok(any)
+}
+
+/// A file error's reason without the path it starts with (the message names the file already).
+fn short_reason(e: &crate::files::FileError) -> String {
+    let text = e.to_string();
+    match text.split_once(": ") {
+        Some((_, rest)) => rest.to_string(),
+        None => text,
+    }
 }
 
 /// Rejects graphs whose nodes read tensors that nothing produces (a cut-off file, a broken export).

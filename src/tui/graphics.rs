@@ -700,8 +700,16 @@ pub fn terminal_report(query_terminal: bool) {
     }
 }
 
-/// Asks the terminal from a plain command (not the view): raw mode just for the query.
-fn ask_outside_the_view() -> Facts {
+/// Asks the terminal from a plain command (not the view): raw mode just for the query. Only
+/// when both ends are the terminal: answers nobody reads would land in the shell.
+pub fn ask_outside_the_view() -> Facts {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Facts {
+            env: Environment::read(),
+            answers: Err("stdin or stdout is not a terminal".into()),
+            ..Facts::default()
+        };
+    }
     if crossterm::terminal::enable_raw_mode().is_err() {
         return Facts {
             env: Environment::read(),

@@ -13,6 +13,7 @@ mod kitty;
 pub mod layers;
 mod pane;
 pub mod picture;
+pub mod print;
 pub mod probe;
 pub mod screen;
 mod sixel;
@@ -154,6 +155,8 @@ fn watch_signals(stop: Arc<AtomicBool>) -> Result<()> {
                 stop.store(true, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(500));
                 restore();
+                // An export (`e`) may be writing.
+                crate::outdir::remove_temp_files();
                 std::process::exit(128 + signal);
             }
         })

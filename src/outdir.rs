@@ -1,0 +1,168 @@
+//! Writing into an output folder so that what is there is always whole: each file goes to a
+//! temporary name of its own (unique per process and per file) and is renamed into place; one
+//! process writes a folder at a time (an advisory lock on the folder); temporary files are
+//! removed when the process is interrupted, and the next run removes those that a killed process
+//! left behind.
+
+use anyhow::{Context, Result};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Every temporary file featscope writes is named `.featscope-<pid>-<random>.part`.
+const TEMP_PREFIX: &str = ".featscope-";
+const TEMP_SUFFIX: &str = ".part";
+
+/// Temporary files being written now, for the signal handler.
+static LIVE: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+fn live(f: impl FnOnce(&mut HashSet<PathBuf>)) {
+    let mut guard = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    f(guard.get_or_insert_with(HashSet::new));
+}
+
+/// Removes every temporary file this process is writing. The registry stays locked, so no new
+/// one starts: call it on the way out (a signal).
+pub fn remove_temp_files() {
+    let mut guard = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    for path in guard.get_or_insert_with(HashSet::new).drain() {
+        let _ = std::fs::remove_file(path);
+    }
+    // Keep the lock until the process exits: a writer that would register next waits.
+    std::mem::forget(guard);
+}
+
+/// Writes `bytes` to `path` whole or not at all: a temporary file in the same folder, renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let context = || format!("{}: cannot write", path.display());
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .with_context(context)?;
+    let temp_path = temp.path().to_path_buf();
+    live(|l| {
+        l.insert(temp_path.clone());
+    });
+    let result = temp
+        .write_all(bytes)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| temp.persist(path).map(drop).map_err(|e| e.error.into()));
+    live(|l| {
+        l.remove(&temp_path);
+    });
+    result.with_context(context)
+}
+
+/// Whether process `pid` is alive on this machine.
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Removes the temporary files in `dir` that featscope processes which no longer run left
+/// behind (killed mid-write): named like ours, with the id of a dead process.
+pub fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let Some(rest) = name
+            .strip_prefix(TEMP_PREFIX)
+            .and_then(|r| r.strip_suffix(TEMP_SUFFIX))
+        else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| p > 0 && !alive(p)) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// An exclusive lock on an output folder, held while it is written: two featscope processes
+/// writing the same folder take turns, so its summary always describes the files beside it.
+pub struct FolderLock {
+    _dir: File,
+}
+
+pub fn lock_folder(dir: &Path) -> Result<FolderLock> {
+    let handle =
+        File::open(dir).with_context(|| format!("{}: cannot open the folder", dir.display()))?;
+    handle
+        .lock()
+        .with_context(|| format!("{}: cannot lock the folder", dir.display()))?;
+    Ok(FolderLock { _dir: handle })
+}
+
+/// On SIGINT or SIGTERM: remove the temporary files being written and exit with 128 + the
+/// signal (130, 143), as shells expect.
+pub fn clean_up_on_signals() -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("featscope-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                remove_temp_files();
+                std::process::exit(128 + signal);
+            }
+        })
+        .context("cannot start the signal watcher")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_written_whole_under_their_own_temporary_names() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = dir.path().join("L11_grid.png");
+        let b = dir.path().join("L11_grid.npy");
+        std::thread::scope(|s| {
+            for _ in 0..20 {
+                s.spawn(|| write_atomic(&a, b"png").expect("a"));
+                s.spawn(|| write_atomic(&b, b"npy").expect("b"));
+            }
+        });
+        assert_eq!(std::fs::read(&a).expect("a"), b"png");
+        assert_eq!(std::fs::read(&b).expect("b"), b"npy");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn stale_temporary_files_of_dead_processes_go() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A pid that cannot be alive: beyond the kernel's maximum.
+        let dead = dir.path().join(".featscope-2147483646-abc.part");
+        let mine = dir
+            .path()
+            .join(format!(".featscope-{}-abc.part", std::process::id()));
+        let other = dir.path().join(".featscope-notapid.part");
+        let user = dir.path().join("notes.part");
+        for f in [&dead, &mine, &other, &user] {
+            std::fs::write(f, b"x").expect("write");
+        }
+        remove_stale_temp_files(dir.path());
+        assert!(!dead.exists());
+        assert!(mine.exists() && other.exists() && user.exists());
+    }
+}
