@@ -38,8 +38,25 @@ impl Budget {
     }
 }
 
-/// Memory available to new work: `MemAvailable` from /proc/meminfo, else physical memory.
+/// Memory available to new work: `MemAvailable` from /proc/meminfo, else physical memory; no
+/// more than the process may address (`ulimit -v`, a container's `prlimit --as`).
 fn available() -> Option<u64> {
+    let limit = {
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit fills the struct it is given.
+        let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut rl) } == 0;
+        (ok && rl.rlim_cur != libc::RLIM_INFINITY).then_some(rl.rlim_cur)
+    };
+    match (system_available(), limit) {
+        (Some(a), Some(l)) => Some(a.min(l)),
+        (a, l) => a.or(l),
+    }
+}
+
+fn system_available() -> Option<u64> {
     let from_meminfo = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| {

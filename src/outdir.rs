@@ -23,15 +23,61 @@ fn live(f: impl FnOnce(&mut HashSet<PathBuf>)) {
     f(guard.get_or_insert_with(HashSet::new));
 }
 
-/// Removes every temporary file this process is writing. The registry stays locked, so no new
-/// one starts: call it on the way out (a signal).
+/// Removes every temporary file this process is writing: call it on the way out (a signal).
+/// The registry stays locked, so no writer registers a new name; one that registered just
+/// before may still be creating its file, so the names are removed twice, a moment apart.
 pub fn remove_temp_files() {
-    let mut guard = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-    for path in guard.get_or_insert_with(HashSet::new).drain() {
-        let _ = std::fs::remove_file(path);
+    let guard = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let names: Vec<PathBuf> = guard.iter().flatten().cloned().collect();
+    for _ in 0..2 {
+        for path in &names {
+            let _ = std::fs::remove_file(path);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    // Keep the lock until the process exits: a writer that would register next waits.
+    // Held until the process exits.
     std::mem::forget(guard);
+}
+
+/// A temporary name of ours in `dir`, unique to this process and this file.
+fn temp_name(dir: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    dir.join(format!(
+        "{TEMP_PREFIX}{}-{n}-{nanos:08x}{TEMP_SUFFIX}",
+        std::process::id()
+    ))
+}
+
+/// Creates `temp` (which must not exist) and runs `write` on it. The name is registered
+/// before the file exists, so a signal's clean-up either sees it or stops it being created.
+fn with_temp_file<T>(
+    temp: &Path,
+    write: impl FnOnce(&mut File) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    live(|l| {
+        l.insert(temp.to_path_buf());
+    });
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .and_then(|mut f| write(&mut f));
+    if result.is_err() {
+        let _ = std::fs::remove_file(temp);
+    }
+    result
+}
+
+fn forget_temp_file(temp: &Path) {
+    live(|l| {
+        l.remove(temp);
+    });
 }
 
 /// Writes `bytes` to `path` whole or not at all: a temporary file in the same folder, renamed.
@@ -40,24 +86,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let context = || format!("{}: cannot write", path.display());
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)
-        .with_context(context)?;
-    let temp_path = temp.path().to_path_buf();
-    live(|l| {
-        l.insert(temp_path.clone());
+    let temp = temp_name(dir);
+    let result = with_temp_file(&temp, |f| {
+        f.write_all(bytes)?;
+        std::fs::rename(&temp, path)
     });
-    let result = temp
-        .write_all(bytes)
-        .map_err(anyhow::Error::from)
-        .and_then(|()| temp.persist(path).map(drop).map_err(|e| e.error.into()));
-    live(|l| {
-        l.remove(&temp_path);
-    });
-    result.with_context(context)
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    forget_temp_file(&temp);
+    result.with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// Proves `dir` writable by creating (and removing) a file of our own kind in it.
+pub fn check_writable(dir: &Path) -> Result<()> {
+    let temp = temp_name(dir);
+    let result = with_temp_file(&temp, |_| Ok(()));
+    let _ = std::fs::remove_file(&temp);
+    forget_temp_file(&temp);
+    result.with_context(|| format!("{}: the output folder is not writable", dir.display()))
 }
 
 /// Whether process `pid` is alive on this machine.

@@ -100,6 +100,31 @@ impl Analyzer {
             .context("the engine could not be opened")
     }
 
+    /// After a failed run: a crashed engine is opened again for the next image, and a model
+    /// that takes any size but failed on a tiny image is said to have failed on that image.
+    fn explain_failure(
+        &mut self,
+        e: anyhow::Error,
+        image_path: &Path,
+        (w, h): (u32, u32),
+    ) -> anyhow::Error {
+        let engine_error = e.downcast_ref::<crate::engine::EngineError>();
+        if matches!(
+            engine_error,
+            Some(crate::engine::EngineError::Crashed { .. })
+        ) {
+            self.engine = None;
+        }
+        if engine_error.is_some() && w.min(h) < SMALL_SIDE && self.geometry.fixed_size.is_none() {
+            return anyhow::anyhow!(
+                "{}: the image is {w}×{h}, too small for {} ({e:#})",
+                image_path.display(),
+                self.model.path.display()
+            );
+        }
+        e
+    }
+
     /// Refuses a run on an input of `shape` whose tensors would not fit the memory budget:
     /// the input, every tensor asked for, and the engine's copy of the model.
     fn check_memory(&mut self, image_path: &Path, shape: &[usize]) -> Result<()> {
@@ -193,34 +218,18 @@ impl Analyzer {
             &self.preprocess,
         )?;
         let shape = self.geometry.tensor_shape(target);
-        self.check_memory(image_path, &shape)?;
-        let prepared = preprocess::prepare(img, image_path, &self.geometry, &self.preprocess)?;
-        let started = Instant::now();
-        let run = {
+        let raw = match self.check_memory(image_path, &shape).and_then(|()| {
+            let prepared = preprocess::prepare(img, image_path, &self.geometry, &self.preprocess)?;
             let path = self.model.path.clone();
             let engine = self.engine()?;
-            let input = &prepared.tensor;
-            guard(&path, || engine.run(input))
+            let started = Instant::now();
+            let raw = guard(&path, || engine.run(&prepared.tensor))?;
+            Ok((prepared, raw, started.elapsed()))
+        }) {
+            Ok(done) => done,
+            Err(e) => return Err(self.explain_failure(e, image_path, target)),
         };
-        let raw = match run {
-            Ok(raw) => raw,
-            Err(e) => {
-                if matches!(e, crate::engine::EngineError::Crashed { .. }) {
-                    self.engine = None;
-                }
-                // A model that works on larger images fails on a tiny one: say which is small.
-                let (w, h) = target;
-                if w.min(h) < SMALL_SIDE && self.geometry.fixed_size.is_none() {
-                    return Err(anyhow::anyhow!(
-                        "{}: the image is {w}×{h}, too small for {} ({e})",
-                        image_path.display(),
-                        self.model.path.display()
-                    ));
-                }
-                return Err(e.into());
-            }
-        };
-        let inference = started.elapsed();
+        let (prepared, raw, inference) = raw;
         let mut layers = Vec::with_capacity(raw.len());
         for tensor in raw {
             let site = self

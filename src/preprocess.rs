@@ -217,6 +217,16 @@ pub fn input_geometry(model: &Model) -> Result<InputGeometry, PreprocessError> {
         Layout::Nchw => (&dims[1], &dims[2], &dims[3]),
         Layout::Nhwc => (&dims[3], &dims[1], &dims[2]),
     };
+    for (axis, dim) in [("height", h), ("width", w)] {
+        if let Dim::Fixed(v) = dim {
+            if *v <= 0 || *v > u32::MAX as i64 {
+                return Err(PreprocessError::Input(format!(
+                    "{shown}: input {} declares a {axis} of {v}; no image is fed at that size",
+                    describe(input)
+                )));
+            }
+        }
+    }
     let channels = c.fixed().unwrap_or(3) as usize;
     let fixed_size = match (w.fixed(), h.fixed()) {
         (Some(w), Some(h)) => Some((w as u32, h as u32)),

@@ -149,13 +149,7 @@ pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>> {
 pub fn check_output_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
-    // A file of our own kind, unique to this process: it proves the folder writable.
-    tempfile::Builder::new()
-        .prefix(&format!(".featscope-{}-", std::process::id()))
-        .suffix(".part")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: the output folder is not writable", dir.display()))?;
-    Ok(())
+    crate::outdir::check_writable(dir)
 }
 
 /// The files a summary.json in `dir` lists (plain names only), to remove those a new snapshot

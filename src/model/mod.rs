@@ -161,8 +161,9 @@ fn declared_type(v: &ValueInfoProto) -> DeclaredType {
             s.dim
                 .iter()
                 .map(|d| match (&d.dim_value, &d.dim_param) {
-                    (Some(v), _) if *v > 0 => Dim::Fixed(*v),
-                    (_, Some(p)) => Dim::Symbolic(p.clone()),
+                    (_, Some(p)) if d.dim_value.is_none_or(|v| v <= 0) => Dim::Symbolic(p.clone()),
+                    // 0 (and a negative value) stays as declared: no image fits it.
+                    (Some(v), _) => Dim::Fixed(*v),
                     _ => Dim::Symbolic(String::new()),
                 })
                 .collect()
