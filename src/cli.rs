@@ -63,9 +63,9 @@ pub enum GraphicsArg {
     Iterm2,
 }
 
-impl From<GraphicsArg> for crate::tui::graphics::Request {
+impl From<GraphicsArg> for crate::term::choice::Request {
     fn from(arg: GraphicsArg) -> Self {
-        use crate::tui::graphics::Request;
+        use crate::term::choice::Request;
         match arg {
             GraphicsArg::Auto => Request::Auto,
             GraphicsArg::Halfblocks => Request::HalfBlocks,

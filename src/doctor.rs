@@ -48,6 +48,6 @@ pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
             }
         }
     }
-    crate::tui::terminal_report(query_terminal);
+    crate::term::choice::report(query_terminal);
     Ok(())
 }

@@ -14,4 +14,5 @@ pub mod pipeline;
 pub mod preprocess;
 pub mod render;
 pub mod snapshot;
+pub mod term;
 pub mod tui;

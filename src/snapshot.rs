@@ -372,9 +372,9 @@ pub fn write_snapshot(
 /// Draws a picture on stdout the way the terminal shows pictures (asked once, with a bounded
 /// wait; half-blocks into a pipe).
 fn print_image(title: &str, img: &image::RgbImage) {
-    static PRINTER: std::sync::OnceLock<crate::tui::print::Printer> = std::sync::OnceLock::new();
+    static PRINTER: std::sync::OnceLock<crate::term::print::Printer> = std::sync::OnceLock::new();
     println!("{}", crate::model::sanitize(title));
-    let printer = PRINTER.get_or_init(crate::tui::print::Printer::for_stdout);
+    let printer = PRINTER.get_or_init(crate::term::print::Printer::for_stdout);
     if let Err(e) = printer.print(img) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!(

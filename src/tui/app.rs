@@ -476,7 +476,7 @@ impl App {
         let graphics = &self.opts.graphics;
         Some(self.pictures.get_or_insert_with(key, || {
             let img = picture::build_image(&acts, layer, info.as_deref(), &key);
-            graphics.encode(img, key.cols, key.rows)
+            super::graphics::encode(graphics, img, key.cols, key.rows)
         }))
     }
 

@@ -2,7 +2,8 @@
 //! one as background. Works wherever colours do (plain SSH, tmux, the Linux console with 256
 //! colours), so it is the fallback for every other protocol.
 
-use super::ansi256;
+pub use crate::term::pixels::{Colours, Pixels};
+#[cfg(test)]
 use image::RgbImage;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -12,47 +13,6 @@ use ratatui::widgets::Widget;
 pub const UPPER_HALF: &str = "▀";
 /// The same two pixels the other way round; the backend uses it when it saves bytes.
 pub const LOWER_HALF: &str = "▄";
-
-/// How many colours the terminal shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Colours {
-    /// 24-bit RGB.
-    True,
-    /// The 240 fixed colours of the 256-colour palette, dithered.
-    Palette256,
-}
-
-/// A picture's pixels as terminal colours, worked out once (dithering included) and drawn
-/// every frame.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Pixels {
-    pub width: usize,
-    pub height: usize,
-    /// Row-major.
-    pub colours: Vec<Color>,
-}
-
-impl Pixels {
-    pub fn new(image: &RgbImage, colours: Colours) -> Pixels {
-        let (width, height) = (image.width() as usize, image.height() as usize);
-        let raw = image.as_raw();
-        let colours = match colours {
-            Colours::True => raw
-                .chunks_exact(3)
-                .map(|p| Color::Rgb(p[0], p[1], p[2]))
-                .collect(),
-            Colours::Palette256 => ansi256::dither(raw, width)
-                .into_iter()
-                .map(Color::Indexed)
-                .collect(),
-        };
-        Pixels {
-            width,
-            height,
-            colours,
-        }
-    }
-}
 
 /// Draws pixels at 1×2 per cell, top-left aligned, clipped to the area.
 pub struct HalfBlocks<'a> {

@@ -1,22 +1,17 @@
 //! The interactive view: terminal setup and restore, the worker that runs the model, and the
 //! event loop. State lives in [`app`], drawing in [`ui`], keys in [`keymap`].
 
-mod ansi256;
 pub mod app;
 pub mod graphics;
 pub mod grid;
 pub mod halfblock;
 mod help;
-mod iterm2;
 pub mod keymap;
 mod kitty;
 pub mod layers;
 mod pane;
 pub mod picture;
-pub mod print;
-pub mod probe;
 pub mod screen;
-mod sixel;
 pub mod ui;
 
 use crate::cli::{self, ViewArgs};
@@ -37,8 +32,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Once};
 use std::time::Duration;
-
-pub use graphics::terminal_report;
 
 /// How often the loop wakes without input: the spinner and elapsed time while loading, and
 /// the signal flag.
@@ -76,7 +69,7 @@ pub fn run(args: ViewArgs) -> Result<ExitCode> {
     // the answer's until it is in (see `event_loop`).
     let probe = start_probe();
     // Until then, half-blocks in the colours the environment promises.
-    let env_colours = if graphics::colorterm_truecolor() {
+    let env_colours = if crate::term::choice::colorterm_truecolor() {
         Colours::True
     } else {
         Colours::Palette256
@@ -85,7 +78,7 @@ pub fn run(args: ViewArgs) -> Result<ExitCode> {
         colormap: args.colormap,
         normalization: Default::default(),
         graphics: Graphics::halfblocks(env_colours),
-        no_color: graphics::no_color_from_env(),
+        no_color: crate::term::choice::no_color_from_env(),
         export_dir: args.out.clone(),
         image_path: image_path.clone(),
     });
@@ -107,18 +100,18 @@ pub fn run(args: ViewArgs) -> Result<ExitCode> {
 }
 
 /// What the terminal said, and the keys typed while it was asked.
-type ProbeResult = (graphics::Facts, Vec<u8>);
+type ProbeResult = (crate::term::choice::Facts, Vec<u8>);
 
 /// Sends the graphics query and reads the answer on a thread of its own, so the first frame
 /// does not wait for a terminal that never answers (the read is bounded by
-/// [`graphics::query_timeout`], so the thread always ends).
+/// [`crate::term::choice::query_timeout`], so the thread always ends).
 fn start_probe() -> Option<Receiver<ProbeResult>> {
-    graphics::send_query().ok()?;
+    crate::term::choice::send_query().ok()?;
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("featscope-probe".into())
         .spawn(move || {
-            let _ = tx.send(graphics::collect());
+            let _ = tx.send(crate::term::choice::collect());
         })
         .ok()?;
     Some(rx)
@@ -281,7 +274,7 @@ fn event_loop(
     rx: &Receiver<Msg>,
     tx: &Sender<Msg>,
     mut probe: Option<Receiver<ProbeResult>>,
-    request: graphics::Request,
+    request: crate::term::choice::Request,
     stop: &AtomicBool,
 ) -> Result<()> {
     let mut dirty = true;
@@ -298,7 +291,7 @@ fn event_loop(
         if let Some(answer) = probe.as_ref().map(|p| p.try_recv()) {
             match answer {
                 Ok((facts, keys)) => {
-                    app.set_graphics(graphics::choose(request, &facts).graphics);
+                    app.set_graphics(crate::term::choice::choose(request, &facts).graphics);
                     typed = typed_keys(&keys);
                     probe = None;
                     dirty = true;
@@ -320,7 +313,10 @@ fn event_loop(
                 terminal.clear()?;
             }
             let frame = terminal.draw(|f| ui::draw(f, app))?;
-            if matches!(app.graphics().protocol, graphics::Protocol::Kitty) {
+            if matches!(
+                app.graphics().protocol,
+                crate::term::choice::Protocol::Kitty
+            ) {
                 let deletes = kitty_placements.update(&kitty::placements(frame.buffer));
                 if !deletes.is_empty() {
                     use std::io::Write;

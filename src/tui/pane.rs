@@ -411,7 +411,7 @@ fn draw_cursor(f: &mut Frame, app: &App, rect: Rect, fit: Fit, map: (usize, usiz
 fn contrast(bg: Color) -> Color {
     let rgb = match bg {
         Color::Rgb(r, g, b) => [r, g, b],
-        Color::Indexed(i) => super::ansi256::rgb(i),
+        Color::Indexed(i) => crate::term::ansi256::rgb(i),
         _ => [0, 0, 0],
     };
     let luma = 0.299 * rgb[0] as f32 + 0.587 * rgb[1] as f32 + 0.114 * rgb[2] as f32;

@@ -234,7 +234,7 @@ impl<W: Write> Backend for Screen<W> {
         let code: &[u8] = match clear_type {
             ClearType::All => {
                 // kitty drops its pictures with the screen: they must be sent again.
-                super::kitty::screen_cleared();
+                crate::term::kitty::screen_cleared();
                 b"\x1b[2J"
             }
             ClearType::AfterCursor => b"\x1b[J",

@@ -2,8 +2,8 @@
 //! the same choice of protocol as the view (asked of the terminal, bounded), and the same
 //! encoders, without a screen to manage.
 
-use super::graphics::{self, Graphics, Protocol, Request};
-use super::halfblock::{Colours, Pixels};
+use super::choice::{self as graphics, Graphics, Protocol, Request};
+use super::pixels::{Colours, Pixels};
 use super::{iterm2, sixel};
 use base64::Engine as _;
 use image::RgbImage;
@@ -49,7 +49,7 @@ impl Printer {
     fn encode(&self, img: &RgbImage) -> Vec<u8> {
         let g = &self.graphics;
         let (cols, rows) = g.clamp_cells(self.cols.saturating_sub(1).max(1), 400);
-        let fit = super::picture::fit(
+        let fit = super::cells::fit(
             img.width(),
             img.height(),
             cols,
