@@ -9,7 +9,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use featscope::activations::{Activations, FeatureMaps, Layer, LayerData, LayerKind};
+use featscope::activations::{Activations, FeatureMaps, Layer, LayerData};
 use featscope::model::Layout;
 use featscope::tui::app::{App, AppOptions};
 use featscope::tui::screen::Screen;
@@ -34,7 +34,6 @@ fn layer(index: usize, name: &str, (c, h, w): (usize, usize, usize)) -> Layer {
         op: "Conv".into(),
         shape: vec![1, c, h, w],
         layout: Layout::Nchw,
-        kind: LayerKind::FeatureMap,
         data: LayerData::FeatureMaps(FeatureMaps::new(c, h, w, data)),
     }
 }

@@ -34,29 +34,32 @@ impl FeatureMaps {
     }
 }
 
+/// What a layer holds: what can be drawn, or why not.
 #[derive(Clone, Debug, PartialEq)]
-pub enum LayerKind {
-    FeatureMap,
-    Vector,
+pub enum LayerData {
+    FeatureMaps(FeatureMaps),
+    Vector(Vec<f32>),
     /// Kept in the list, with the reason it cannot be drawn.
     Other(String),
 }
 
-impl LayerKind {
+impl LayerData {
+    /// How `layers` and summary.json name the kind.
     pub fn label(&self) -> &'static str {
         match self {
-            LayerKind::FeatureMap => "feature map",
-            LayerKind::Vector => "vector",
-            LayerKind::Other(_) => "other",
+            LayerData::FeatureMaps(_) => "feature map",
+            LayerData::Vector(_) => "vector",
+            LayerData::Other(_) => "other",
         }
     }
-}
 
-#[derive(Clone, Debug)]
-pub enum LayerData {
-    FeatureMaps(FeatureMaps),
-    Vector(Vec<f32>),
-    None,
+    /// Why it is not drawn, for kinds that are not.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            LayerData::Other(r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -70,7 +73,6 @@ pub struct Layer {
     pub op: String,
     pub shape: Vec<usize>,
     pub layout: Layout,
-    pub kind: LayerKind,
     pub data: LayerData,
 }
 
@@ -99,17 +101,14 @@ impl Layer {
 pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
     let shape = raw.shape.clone();
     let mut layout = site.layout;
-    let (kind, data) = match raw.data {
-        TensorData::Unsupported(dtype) => (
-            LayerKind::Other(format!(
-                "{} tensor; only float tensors are drawn",
-                crate::model::onnx_type_name(&dtype)
-            )),
-            LayerData::None,
-        ),
+    let data = match raw.data {
+        TensorData::Unsupported(dtype) => LayerData::Other(format!(
+            "{} tensor; only float tensors are drawn",
+            crate::model::onnx_type_name(&dtype)
+        )),
         TensorData::F32(values) => {
             if values.is_empty() {
-                (LayerKind::Other("empty tensor".into()), LayerData::None)
+                LayerData::Other("empty tensor".into())
             } else {
                 match shape.as_slice() {
                     [_, a, b, c] => {
@@ -122,18 +121,14 @@ pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
                                 FeatureMaps::new(*c, *a, *b, hwc_to_chw(&first, *a, *b, *c))
                             }
                         };
-                        (LayerKind::FeatureMap, LayerData::FeatureMaps(fm))
+                        LayerData::FeatureMaps(fm)
                     }
-                    [_] => (LayerKind::Vector, LayerData::Vector(values)),
-                    [1, _] => (LayerKind::Vector, LayerData::Vector(values)),
-                    [] => (LayerKind::Other("scalar".into()), LayerData::None),
-                    dims => (
-                        LayerKind::Other(format!(
-                            "{}-D tensor; feature maps are 4-D (N, C, H, W)",
-                            dims.len()
-                        )),
-                        LayerData::None,
-                    ),
+                    [_] | [1, _] => LayerData::Vector(values),
+                    [] => LayerData::Other("scalar".into()),
+                    dims => LayerData::Other(format!(
+                        "{}-D tensor; feature maps are 4-D (N, C, H, W)",
+                        dims.len()
+                    )),
                 }
             }
         }
@@ -148,7 +143,6 @@ pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
         op: site.op.clone(),
         shape,
         layout,
-        kind,
         data,
     }
 }

@@ -7,6 +7,74 @@ use crate::render::{Colormap, Normalization};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// A command-line spelling of a domain enum: the same variants, with clap's derive and help
+/// text kept here, and the conversion to the type the rest of featscope uses.
+macro_rules! value_enum {
+    ($arg:ident => $domain:ident { $($(#[doc = $doc:literal])* $variant:ident),+ $(,)? }) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+        pub enum $arg {
+            $($(#[doc = $doc])* $variant),+
+        }
+
+        impl From<$arg> for $domain {
+            fn from(arg: $arg) -> Self {
+                match arg {
+                    $($arg::$variant => $domain::$variant),+
+                }
+            }
+        }
+    };
+}
+
+value_enum!(BackendArg => Backend {
+    /// ONNX Runtime when its library is found, else tract.
+    Auto,
+    /// ONNX Runtime (fast, GPU capable), loaded at run time.
+    Ort,
+    /// tract, the pure-Rust engine built into featscope.
+    Tract,
+});
+
+value_enum!(PresetArg => Preset {
+    /// 0..255, BGR (as OpenCV reads): the seed's custom CNN.
+    Raw,
+    /// Keras VGG: BGR minus [103.939, 116.779, 123.68].
+    Caffe,
+    /// PyTorch/torchvision: RGB/255, ImageNet mean/std.
+    Torch,
+    /// x/127.5 − 1 (Keras MobileNet, Inception).
+    Tf,
+    /// (x − 127)/128: EfficientNet-Lite.
+    Lite,
+    /// x/255.
+    Unit,
+});
+
+value_enum!(ResizeArg => ResizeMode {
+    /// Stretch the whole image to the input size.
+    Squash,
+    /// Scale the shorter side, then cut the centre.
+    Crop,
+});
+
+value_enum!(ColormapArg => Colormap {
+    /// matplotlib's default.
+    Viridis,
+    Magma,
+    Inferno,
+    Plasma,
+    /// Black (low) to white (high).
+    Gray,
+    Turbo,
+});
+
+value_enum!(NormArg => Normalization {
+    /// Each channel scaled to its own min..max (matplotlib imshow's default).
+    PerChannel,
+    /// One min..max for the whole layer, so channels compare.
+    PerLayer,
+});
+
 #[derive(Parser, Debug)]
 #[command(
     name = "featscope",
@@ -14,7 +82,8 @@ use std::path::PathBuf;
     about = "See what happens inside a CNN: every layer's feature maps, in the terminal or as PNGs",
     long_about = "featscope runs an ONNX CNN on an image and shows every layer's feature maps: each channel \
 as a small heat-map in a grid, plus the sum of all channels.\n\nWithout a subcommand it opens the \
-interactive view (the bundled EfficientNet-Lite0 on chelsea.png when no model is given).",
+interactive view (EfficientNet-Lite0 on chelsea.png when they are in ./models or beside the binary, \
+else the seed CNN built into featscope).",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -37,15 +106,15 @@ pub enum Command {
 /// The interactive view.
 #[derive(Args, Debug)]
 pub struct ViewArgs {
-    /// ONNX model [default: the bundled models/efficientnet_lite0.onnx].
+    /// ONNX model [default: models/efficientnet_lite0.onnx here or beside the binary, else the built-in seed CNN].
     pub model: Option<PathBuf>,
-    /// Image [default: the bundled models/chelsea.png].
+    /// Image [default: chelsea.png, beside the default model].
     pub image: Option<PathBuf>,
     /// How pictures are drawn in the terminal.
     #[arg(long, value_enum, default_value_t = GraphicsArg::Auto)]
     pub graphics: GraphicsArg,
-    #[arg(long, value_enum, default_value_t = Colormap::Viridis)]
-    pub colormap: Colormap,
+    #[arg(long, value_enum, default_value_t = ColormapArg::Viridis)]
+    pub colormap: ColormapArg,
     /// Where `e` exports the current layer's PNGs (the same files as `featscope snapshot`).
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
@@ -104,10 +173,10 @@ pub struct SnapshotArgs {
     /// Label every tile feature_map_i.
     #[arg(long)]
     pub tile_labels: bool,
-    #[arg(long, value_enum, default_value_t = Colormap::Viridis)]
-    pub colormap: Colormap,
-    #[arg(long = "norm", value_enum, default_value_t = Normalization::PerChannel)]
-    pub normalization: Normalization,
+    #[arg(long, value_enum, default_value_t = ColormapArg::Viridis)]
+    pub colormap: ColormapArg,
+    #[arg(long = "norm", value_enum, default_value_t = NormArg::PerChannel)]
+    pub normalization: NormArg,
     /// Pixels per activation value [default: enlarge small maps to at least 32 px].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub scale: Option<u32>,
@@ -143,8 +212,8 @@ pub struct DoctorArgs {
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Inference engine.
-    #[arg(long, value_enum, default_value_t = Backend::Auto, help_heading = "Engine")]
-    pub backend: Backend,
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, help_heading = "Engine")]
+    pub backend: BackendArg,
     /// cpu, cuda or cuda:N (ONNX Runtime with CUDA only).
     #[arg(long, default_value = "cpu", help_heading = "Engine")]
     pub device: Device,
@@ -159,7 +228,7 @@ pub struct RunArgs {
     pub max_memory: Option<u64>,
     /// Preprocessing convention [default: the model's .featscope.json, else torch].
     #[arg(long, value_enum, help_heading = "Preprocessing")]
-    pub preset: Option<Preset>,
+    pub preset: Option<PresetArg>,
     /// Per-channel mean subtracted after the preset's scaling, tensor channel order: R,G,B or B,G,R.
     #[arg(long, value_parser = parse_triple, value_name = "A,B,C", help_heading = "Preprocessing")]
     pub mean: Option<[f32; 3]>,
@@ -177,7 +246,7 @@ pub struct RunArgs {
     pub size: Option<(u32, u32)>,
     /// How to fit the image to the input size [default: squash].
     #[arg(long, value_enum, help_heading = "Preprocessing")]
-    pub resize: Option<ResizeMode>,
+    pub resize: Option<ResizeArg>,
     /// With --resize crop: the part of the scaled image kept (0.875: shorter side 256, crop 224).
     #[arg(long, value_name = "F", value_parser = parse_fraction, help_heading = "Preprocessing")]
     pub crop_fraction: Option<f32>,
@@ -189,17 +258,30 @@ pub struct RunArgs {
     pub labels: Option<PathBuf>,
 }
 
+impl ViewArgs {
+    pub fn options(&self) -> crate::tui::ViewOptions {
+        crate::tui::ViewOptions {
+            model: self.model.clone(),
+            image: self.image.clone(),
+            graphics: self.graphics.into(),
+            colormap: self.colormap.into(),
+            export_dir: self.out.clone(),
+            run: self.run.config(),
+        }
+    }
+}
+
 impl RunArgs {
     pub fn config(&self) -> RunConfig {
         RunConfig {
             engine: EngineOptions {
-                backend: self.backend,
+                backend: self.backend.into(),
                 device: self.device,
                 threads: self.threads.map(|t| t as usize),
                 ort_lib: self.ort_lib.clone(),
             },
             preprocess: PreprocessOptions {
-                preset: self.preset,
+                preset: self.preset.map(Into::into),
                 mean: self.mean,
                 std: self.std,
                 bgr: if self.bgr {
@@ -210,7 +292,7 @@ impl RunArgs {
                     None
                 },
                 size: self.size,
-                resize: self.resize,
+                resize: self.resize.map(Into::into),
                 crop_fraction: self.crop_fraction,
                 max_side: Some(self.max_side),
                 labels: None,
@@ -265,17 +347,3 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     }
     Ok((w, h))
 }
-
-/// Where the bundled files live: ./models when run from a checkout, else the crate's own folder.
-pub fn bundled(file: &str) -> PathBuf {
-    let local = PathBuf::from("models").join(file);
-    if local.exists() {
-        return local;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(file)
-}
-
-pub const DEFAULT_MODEL: &str = "efficientnet_lite0.onnx";
-pub const DEFAULT_IMAGE: &str = "chelsea.png";

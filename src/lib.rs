@@ -4,6 +4,7 @@
 
 pub mod activations;
 pub mod cli;
+pub mod defaults;
 pub mod doctor;
 pub mod engine;
 pub mod files;
@@ -12,7 +13,9 @@ pub mod model;
 pub mod outdir;
 pub mod pipeline;
 pub mod preprocess;
+pub mod record;
 pub mod render;
 pub mod snapshot;
 pub mod term;
+pub mod text;
 pub mod tui;

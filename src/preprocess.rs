@@ -15,7 +15,7 @@ pub enum PreprocessError {
 }
 
 /// Input conventions users know by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// 0..255, BGR (as OpenCV reads): the seed's custom CNN.
@@ -51,7 +51,7 @@ impl Preset {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResizeMode {
     /// Stretch the whole image to the input size.

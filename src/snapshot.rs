@@ -1,12 +1,16 @@
 //! The headless path: for each image, write each selected layer's grid, sum (and optional
 //! overlay and .npy) plus a summary.json. No TTY needed; stable file names.
 
-use crate::activations::{Activations, ClassScore, Layer, LayerKind};
+use crate::activations::{Activations, ClassScore, Layer, LayerData};
 use crate::model::{Model, TensorSite};
+use crate::pipeline::{Analyzer, RunConfig, Selection};
+use crate::record::{GridShape, LayerRecord, TopChannel};
 use crate::render::{self, Colormap, GridStyle, Normalization};
+use crate::text::sanitize;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use std::collections::HashSet;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
@@ -174,39 +178,6 @@ fn files_listed(dir: &Path) -> Vec<String> {
 }
 
 #[derive(serde::Serialize)]
-struct TopChannel {
-    channel: usize,
-    mean: f32,
-}
-
-#[derive(serde::Serialize)]
-struct LayerSummary {
-    name: String,
-    tensor: String,
-    index: usize,
-    op: String,
-    shape: Vec<usize>,
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    layout: Option<crate::model::Layout>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grid: Option<GridShape>,
-    #[serde(skip_serializing_if = "Option::is_none", flatten)]
-    stats: Option<render::LayerStats>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    top_channels: Vec<TopChannel>,
-    files: Vec<String>,
-}
-
-#[derive(serde::Serialize)]
-struct GridShape {
-    rows: usize,
-    cols: usize,
-}
-
-#[derive(serde::Serialize)]
 struct Summary<'a> {
     model: String,
     image: String,
@@ -217,7 +188,7 @@ struct Summary<'a> {
     normalization: Normalization,
     #[serde(skip_serializing_if = "Option::is_none")]
     top5: Option<&'a [ClassScore]>,
-    layers: Vec<LayerSummary>,
+    layers: Vec<LayerRecord>,
 }
 
 /// Renders and writes one layer's files; returns its summary entry.
@@ -227,24 +198,8 @@ fn write_layer(
     out: &Path,
     acts: &Activations,
     opts: &SnapshotOptions,
-) -> Result<(LayerSummary, Vec<(String, image::RgbImage)>)> {
-    let mut summary = LayerSummary {
-        name: layer.name.clone(),
-        tensor: crate::model::sanitize(&layer.tensor),
-        index: layer.index,
-        op: layer.op.clone(),
-        shape: layer.shape.clone(),
-        kind: layer.kind.label(),
-        reason: match &layer.kind {
-            LayerKind::Other(r) => Some(r.clone()),
-            _ => None,
-        },
-        layout: None,
-        grid: None,
-        stats: None,
-        top_channels: Vec::new(),
-        files: Vec::new(),
-    };
+) -> Result<(LayerRecord, Vec<(String, image::RgbImage)>)> {
+    let mut summary = LayerRecord::of(layer);
     let mut printed = Vec::new();
     let Some(fm) = layer.feature_maps() else {
         return Ok((summary, printed));
@@ -322,7 +277,7 @@ pub fn write_snapshot(
         .iter()
         .filter(|l| match only {
             Some(names) => names.contains(&l.tensor),
-            None => l.kind == LayerKind::FeatureMap,
+            None => matches!(l.data, LayerData::FeatureMaps(_)),
         })
         .collect();
     if layers.is_empty() {
@@ -383,4 +338,170 @@ fn print_image(title: &str, img: &image::RgbImage) {
             );
         }
     }
+}
+
+// ---- the command: a batch of images ----
+
+/// What `featscope snapshot` was asked.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub model: PathBuf,
+    /// Images, or folders of images.
+    pub images: Vec<PathBuf>,
+    /// `--layer` patterns; none means every feature map.
+    pub layers: Vec<String>,
+    pub out: PathBuf,
+    pub options: SnapshotOptions,
+    pub run: RunConfig,
+}
+
+/// How a batch went: the command exits 1 when any image failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub images: usize,
+    pub failed: usize,
+}
+
+const IMAGE_EXTENSIONS: [&str; 10] = [
+    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "pnm", "ppm",
+];
+
+/// Arguments → images: folders expand to their images, sorted; other paths stay as given (a
+/// missing one then fails on its own). A folder with no image is one failure among the rest.
+fn expand_images(args: &[PathBuf]) -> Vec<Result<PathBuf>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if !arg.is_dir() {
+            out.push(Ok(arg.clone()));
+            continue;
+        }
+        let listed = std::fs::read_dir(arg)
+            .with_context(|| format!("{}: cannot list the folder", arg.display()));
+        let mut found: Vec<PathBuf> = match listed {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && p.extension()
+                            .and_then(|e| e.to_str())
+                            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+                })
+                .collect(),
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
+        if found.is_empty() {
+            out.push(Err(anyhow::anyhow!(
+                "{}: the folder holds no images",
+                arg.display()
+            )));
+        }
+        found.sort();
+        out.extend(found.into_iter().map(Ok));
+    }
+    out
+}
+
+/// Runs one `featscope snapshot`: every image (or folder of images) through the model, files
+/// for each into `out` (one sub-folder each when there are several), their paths on stdout,
+/// one line on stderr for each image that failed (the others are still done).
+pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
+    crate::outdir::clean_up_on_signals()?;
+    let model = Model::open(&batch.model)?;
+    let only = select_layers(&model, &batch.layers)?;
+    let images = expand_images(&batch.images);
+    check_output_dir(&batch.out)?;
+    let selection = match &only {
+        Some(tensors) => Selection::Tensors(tensors.clone()),
+        None => Selection::All,
+    };
+    let mut analyzer = Analyzer::open(model, &batch.run, &selection)?;
+    if let Some(note) = &analyzer.engine_note {
+        eprintln!("featscope: {}", sanitize(note));
+    }
+    let opts = &batch.options;
+    let several = images.len() > 1;
+    let dirs: Vec<PathBuf> = if several {
+        let stems: Vec<String> = images
+            .iter()
+            .map(|p| {
+                p.as_ref()
+                    .ok()
+                    .and_then(|p| p.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        unique_stems(stems.iter().map(String::as_str))
+            .into_iter()
+            .map(|s| batch.out.join(s))
+            .collect()
+    } else {
+        vec![batch.out.clone()]
+    };
+    let progress = (several && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(images.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut failed = 0usize;
+    let mut files = 0usize;
+    for (image, dir) in images.iter().zip(&dirs) {
+        let result = image
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|image| {
+                if let Some(bar) = &progress {
+                    bar.set_message(sanitize(&image.display().to_string()));
+                }
+                analyzer.compute(image).and_then(|acts| {
+                    write_snapshot(&acts, &analyzer.model, image, only.as_deref(), dir, opts)
+                })
+            });
+        match result {
+            Ok(written) => {
+                files += written.len();
+                if !opts.print {
+                    for f in &written {
+                        let line = sanitize(&f.display().to_string());
+                        match &progress {
+                            Some(bar) => bar.println(line),
+                            None => println!("{line}"),
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                let line = format!("featscope: error: {}", crate::text::error_line(&e));
+                match &progress {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+        }
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if several {
+        eprintln!(
+            "featscope: {} of {} images done, {files} files in {}",
+            images.len() - failed,
+            images.len(),
+            sanitize(&batch.out.display().to_string())
+        );
+    }
+    Ok(BatchOutcome {
+        images: images.len(),
+        failed,
+    })
 }

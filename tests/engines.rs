@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use featscope::activations::{Activations, LayerKind};
+use featscope::activations::{Activations, LayerData};
 use featscope::engine::Backend;
 use featscope::model::builder::{attr_float, attr_ints, tensor_f32, tensor_i64, Dim, GraphBuilder};
 use featscope::model::proto::data_type::{FLOAT, INT64};
@@ -123,7 +123,13 @@ fn assert_agree(a: &Activations, b: &Activations, what: &str) {
     for (la, lb) in a.layers.iter().zip(&b.layers) {
         assert_eq!(la.tensor, lb.tensor);
         assert_eq!(la.shape, lb.shape, "{what}: {} shape", la.name);
-        assert_eq!(la.kind, lb.kind, "{what}: {} kind", la.name);
+        assert_eq!(la.data.label(), lb.data.label(), "{what}: {} kind", la.name);
+        assert_eq!(
+            la.data.reason(),
+            lb.data.reason(),
+            "{what}: {} reason",
+            la.name
+        );
         let (Some(fa), Some(fb)) = (la.feature_maps(), lb.feature_maps()) else {
             continue;
         };
@@ -184,7 +190,7 @@ fn efficientnet_sees_a_cat_in_chelsea() {
     let maps = acts
         .layers
         .iter()
-        .filter(|l| l.kind == LayerKind::FeatureMap)
+        .filter(|l| l.feature_maps().is_some())
         .count();
     assert!(maps > 80, "only {maps} feature maps");
     let stem = layer(&acts, "/_swish/Clip");
@@ -327,24 +333,27 @@ fn odd_shapes_model() -> Vec<u8> {
 }
 
 fn check_odd_shapes(acts: &Activations) {
-    let kinds: Vec<(&str, &LayerKind)> = acts
+    let kinds: Vec<(&str, &LayerData)> = acts
         .layers
         .iter()
-        .map(|l| (l.name.as_str(), &l.kind))
+        .map(|l| (l.name.as_str(), &l.data))
         .collect();
-    assert_eq!(kinds[0], ("one_channel", &LayerKind::FeatureMap));
-    assert_eq!(kinds[1], ("one_by_one", &LayerKind::FeatureMap));
+    let names: Vec<(&str, &str)> = kinds.iter().map(|(n, d)| (*n, d.label())).collect();
+    assert_eq!(kinds[0].0, "one_channel");
+    assert!(matches!(kinds[0].1, LayerData::FeatureMaps(_)), "{names:?}");
+    assert_eq!(kinds[1].0, "one_by_one");
+    assert!(matches!(kinds[1].1, LayerData::FeatureMaps(_)), "{names:?}");
     assert!(
-        matches!(kinds[2].1, LayerKind::Other(r) if r.contains("3-D")),
-        "{kinds:?}"
+        matches!(kinds[2].1, LayerData::Other(r) if r.contains("3-D")),
+        "{names:?}"
     );
     assert!(
-        matches!(kinds[3].1, LayerKind::Other(r) if r.contains("5-D")),
-        "{kinds:?}"
+        matches!(kinds[3].1, LayerData::Other(r) if r.contains("5-D")),
+        "{names:?}"
     );
     assert!(
-        matches!(kinds[4].1, LayerKind::Other(r) if r.contains("int64")),
-        "{kinds:?}"
+        matches!(kinds[4].1, LayerData::Other(r) if r.contains("int64")),
+        "{names:?}"
     );
     // Every drawable layer renders without panicking.
     for l in &acts.layers {
@@ -417,7 +426,7 @@ fn light_vgg19_exposes_37_feature_maps() {
     let maps: Vec<&str> = acts
         .layers
         .iter()
-        .filter(|l| l.kind == LayerKind::FeatureMap)
+        .filter(|l| l.feature_maps().is_some())
         .map(|l| l.tensor.as_str())
         .collect();
     assert_eq!(maps.len(), 37);

@@ -4,7 +4,7 @@
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use featscope::activations::{Activations, ClassScore, FeatureMaps, Layer, LayerData, LayerKind};
+use featscope::activations::{Activations, ClassScore, FeatureMaps, Layer, LayerData};
 use featscope::model::Layout;
 use featscope::tui::app::{App, AppOptions, Effect, View};
 use featscope::tui::graphics::Graphics;
@@ -39,7 +39,6 @@ fn maps_layer(
         op: op.into(),
         shape: vec![1, c, h, w],
         layout: Layout::Nchw,
-        kind: LayerKind::FeatureMap,
         data: LayerData::FeatureMaps(FeatureMaps::new(c, h, w, data)),
     }
 }
@@ -71,7 +70,6 @@ fn synthetic() -> Activations {
             op: "Reshape".into(),
             shape: vec![1, 64],
             layout: Layout::Nchw,
-            kind: LayerKind::Vector,
             data: LayerData::Vector((0..64).map(|i| i as f32 / 8.0).collect()),
         },
         Layer {
@@ -81,8 +79,7 @@ fn synthetic() -> Activations {
             op: "ArgMax".into(),
             shape: vec![1],
             layout: Layout::Nchw,
-            kind: LayerKind::Other("int64 tensor; only float tensors are drawn".into()),
-            data: LayerData::None,
+            data: LayerData::Other("int64 tensor; only float tensors are drawn".into()),
         },
     ];
     let input_image = image::RgbImage::from_fn(32, 32, |x, y| {

@@ -70,7 +70,7 @@ pub fn guard<T>(
     })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Backend {
     /// ONNX Runtime when its library is found, else tract.
     #[default]

@@ -135,21 +135,7 @@ impl fmt::Debug for Model {
     }
 }
 
-/// Replaces control characters (ESC, BEL, CR, C1 controls) with `?` so strings from a model
-/// cannot drive the terminal, and bidirectional overrides and zero-width marks so they cannot
-/// disguise what is shown.
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            let disguising = matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
-            if c.is_control() || disguising {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
+pub use crate::text::sanitize;
 
 fn declared_type(v: &ValueInfoProto) -> DeclaredType {
     let Some(t) = v.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()) else {

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 /// missing two levels are invisible.
 pub const LEVELS: usize = 254;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Colormap {
     /// matplotlib's default.

@@ -10,7 +10,7 @@ pub use colormap::Colormap;
 use crate::activations::FeatureMaps;
 use image::RgbImage;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Normalization {
     /// Each channel scaled to its own min..max (matplotlib imshow's default).

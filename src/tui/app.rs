@@ -5,7 +5,7 @@ use super::graphics::{Graphics, Picture};
 use super::grid::GridLayout;
 use super::halfblock::Colours;
 use super::keymap::{self, Action, Context};
-use super::layers::{Entry, LayerInfo};
+use super::layers::{Drawing, Entry, LayerInfo};
 use super::picture::{self, PicKey, PictureCache, Subject};
 use crate::activations::{Activations, FeatureMaps, Layer};
 use crate::model::{sanitize, Model};
@@ -237,7 +237,7 @@ impl App {
         self.selected = before
             .and_then(|n| self.entries.iter().position(|e| e.name == n))
             .filter(|_| self.selected != 0)
-            .or_else(|| self.entries.iter().position(|e| e.drawable == Some(true)))
+            .or_else(|| self.entries.iter().position(|e| e.state == Drawing::Drawn))
             .unwrap_or(0);
         self.channel = 0;
         self.cursor = self
@@ -750,7 +750,7 @@ impl App {
                 );
             }
         } else if let Some(e) = self.selected_entry() {
-            self.message = Some(match &e.reason {
+            self.message = Some(match e.reason() {
                 Some(r) => format!("{} is not drawn: {r}", e.name),
                 None => "no activations yet; the model is still running".into(),
             });

@@ -1,9 +1,29 @@
 //! What the view knows about each layer: its sidebar row, and the numbers derived once from its
 //! maps (statistics, ranges, the summed map, the by-mean order).
 
-use crate::activations::{FeatureMaps, Layer, LayerKind};
+use crate::activations::{FeatureMaps, Layer, LayerData};
 use crate::model::{sanitize, TensorSite};
 use crate::render::{self, LayerStats};
+
+/// Whether a layer is drawn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Drawing {
+    /// Not known before the first run: only the graph has been read.
+    Pending,
+    Drawn,
+    /// Listed, with the reason it is not drawn.
+    NotDrawn(String),
+}
+
+impl Entry {
+    /// Why the layer is not drawn, when it is not.
+    pub fn reason(&self) -> Option<&str> {
+        match &self.state {
+            Drawing::NotDrawn(r) => Some(r),
+            _ => None,
+        }
+    }
+}
 
 /// One sidebar row. Before inference it comes from the model's sites (shape as declared).
 #[derive(Clone, Debug)]
@@ -12,10 +32,7 @@ pub struct Entry {
     pub op: String,
     /// Full shape, e.g. `1×32×112×112`.
     pub shape: String,
-    /// `None` until the activations are in.
-    pub drawable: Option<bool>,
-    /// Why the layer is not drawn.
-    pub reason: Option<String>,
+    pub state: Drawing,
     /// Position in `Activations::layers`.
     pub layer: Option<usize>,
 }
@@ -34,27 +51,25 @@ impl Entry {
             name: sanitize(&site.display),
             op: sanitize(&site.op),
             shape,
-            drawable: None,
-            reason: None,
+            state: Drawing::Pending,
             layer: None,
         }
     }
 
     pub(crate) fn from_layer(pos: usize, layer: &Layer) -> Entry {
-        let reason = match &layer.kind {
-            LayerKind::FeatureMap => None,
-            LayerKind::Vector => Some(format!(
+        let state = match &layer.data {
+            LayerData::FeatureMaps(_) => Drawing::Drawn,
+            LayerData::Vector(_) => Drawing::NotDrawn(format!(
                 "a vector of {} values, not a feature map",
                 layer.shape.iter().product::<usize>()
             )),
-            LayerKind::Other(r) => Some(sanitize(r)),
+            LayerData::Other(r) => Drawing::NotDrawn(sanitize(r)),
         };
         Entry {
             name: sanitize(&layer.name),
             op: sanitize(&layer.op),
             shape: layer.shape_text(),
-            drawable: Some(layer.kind == LayerKind::FeatureMap),
-            reason,
+            state,
             layer: Some(pos),
         }
     }

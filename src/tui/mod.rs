@@ -14,7 +14,6 @@ pub mod picture;
 pub mod screen;
 pub mod ui;
 
-use crate::cli::{self, ViewArgs};
 use crate::model::{sanitize, Model};
 use crate::pipeline::{Analyzer, RunConfig, Selection};
 use anyhow::{bail, Context as _, Result};
@@ -41,21 +40,37 @@ const TICK: Duration = Duration::from_millis(100);
 /// safe from the panic hook.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
-pub fn run(args: ViewArgs) -> Result<ExitCode> {
+/// What the view is asked to show, and how.
+#[derive(Clone, Debug)]
+pub struct ViewOptions {
+    /// The model [default: see [`crate::defaults`]].
+    pub model: Option<PathBuf>,
+    /// The image [default: the default model's photo].
+    pub image: Option<PathBuf>,
+    pub graphics: crate::term::choice::Request,
+    pub colormap: crate::render::Colormap,
+    /// Where `e` exports.
+    pub export_dir: PathBuf,
+    pub run: RunConfig,
+}
+
+pub fn run(opts: ViewOptions) -> Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!(
             "the interactive view needs a terminal (stdout is not a TTY); \
              use `featscope snapshot MODEL IMAGE` to write PNGs instead"
         );
     }
-    let model_path = args
-        .model
-        .clone()
-        .unwrap_or_else(|| cli::bundled(cli::DEFAULT_MODEL));
-    let image_path = args
-        .image
-        .clone()
-        .unwrap_or_else(|| cli::bundled(cli::DEFAULT_IMAGE));
+    let (model_path, image_path) = match (opts.model.clone(), opts.image.clone()) {
+        (Some(model), Some(image)) => (model, image),
+        (model, image) => {
+            let defaults = crate::defaults::resolve()?;
+            (
+                model.unwrap_or(defaults.model),
+                image.unwrap_or(defaults.image),
+            )
+        }
+    };
     // Fail before the screen switches: these errors then read like any other command's.
     let model = Model::open(&model_path)?;
     std::fs::metadata(&image_path)
@@ -75,24 +90,24 @@ pub fn run(args: ViewArgs) -> Result<ExitCode> {
         Colours::Palette256
     };
     let mut app = App::new(AppOptions {
-        colormap: args.colormap,
+        colormap: opts.colormap,
         normalization: Default::default(),
         graphics: Graphics::halfblocks(env_colours),
         no_color: crate::term::choice::no_color_from_env(),
-        export_dir: args.out.clone(),
+        export_dir: opts.export_dir.clone(),
         image_path: image_path.clone(),
     });
     app.set_model(model.clone());
 
     let (tx, rx) = mpsc::channel();
-    spawn_worker(model, args.run.config(), image_path, tx.clone());
+    spawn_worker(model, opts.run.clone(), image_path, tx.clone());
     let result = event_loop(
         &mut terminal,
         &mut app,
         &rx,
         &tx,
         probe,
-        args.graphics.into(),
+        opts.graphics,
         &stop,
     );
     restore();

@@ -101,7 +101,7 @@ fn draw_not_drawn(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
         Line::raw(format!("op {} · shape {}", e.op, e.shape)),
         Line::raw(""),
         Line::styled(
-            format!("not drawn: {}", e.reason.clone().unwrap_or_default()),
+            format!("not drawn: {}", e.reason().unwrap_or_default()),
             theme.dim(),
         ),
     ];

@@ -4,7 +4,7 @@
 
 use super::app::{App, Load};
 use super::help::draw_help;
-use super::layers::Entry;
+use super::layers::{Drawing, Entry};
 use super::pane::draw_main;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -332,7 +332,7 @@ fn list_line(
         " {:>shape_w$}",
         truncate_left(short_shape(&e.shape), shape_w)
     );
-    let not_drawn = e.drawable == Some(false);
+    let not_drawn = matches!(e.state, Drawing::NotDrawn(_));
     if selected {
         let mut style = theme.selected();
         if not_drawn {
@@ -352,7 +352,10 @@ fn list_line(
 
 fn draw_status(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme) {
     let w = area.width as usize;
-    let line1: Line = match (app.load(), app.selected_entry().map(|e| e.reason.clone())) {
+    let line1: Line = match (
+        app.load(),
+        app.selected_entry().map(|e| e.reason().map(str::to_string)),
+    ) {
         (Load::Loading { stage, .. }, _) => Line::styled(format!(" {stage}…"), theme.dim()),
         (Load::Failed(_), _) => Line::styled(" the model did not run; q quits", theme.error()),
         (Load::Ready, Some(Some(reason))) => {

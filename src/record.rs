@@ -1,0 +1,127 @@
+//! What featscope says about a layer in JSON: a row of `featscope layers --json` and an entry
+//! of summary.json's `layers` are the same record, the latter with what the snapshot drew.
+
+use crate::activations::Layer;
+use crate::model::Layout;
+use crate::render::LayerStats;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LayerRecord {
+    pub index: usize,
+    pub name: String,
+    pub tensor: String,
+    pub op: String,
+    pub shape: Vec<usize>,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The snapshot's grid: rows and columns of tiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid: Option<GridShape>,
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub stats: Option<LayerStats>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub top_channels: Vec<TopChannel>,
+    /// Files the snapshot wrote for this layer, beside summary.json.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GridShape {
+    pub rows: usize,
+    pub cols: usize,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TopChannel {
+    pub channel: usize,
+    pub mean: f32,
+}
+
+impl LayerRecord {
+    /// What the layer is, before anything is drawn.
+    pub fn of(layer: &Layer) -> LayerRecord {
+        LayerRecord {
+            index: layer.index,
+            name: layer.name.clone(),
+            tensor: crate::model::sanitize(&layer.tensor),
+            op: layer.op.clone(),
+            shape: layer.shape.clone(),
+            kind: layer.data.label(),
+            layout: (layer.shape.len() == 4).then_some(layer.layout),
+            reason: layer.data.reason().map(str::to_string),
+            grid: None,
+            stats: None,
+            top_channels: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
+/// `featscope layers`: every layer of `model` after a run on `image` (or a blank image of the
+/// input's size), as a table on stdout or, with `json`, as [`LayerRecord`]s.
+pub fn print_layers(
+    model: &std::path::Path,
+    image: Option<&std::path::Path>,
+    json: bool,
+    run: &crate::pipeline::RunConfig,
+) -> anyhow::Result<()> {
+    use crate::pipeline::{Analyzer, Selection};
+    use crate::text::sanitize;
+    let model = crate::model::Model::open(model)?;
+    let mut analyzer = Analyzer::open(model, run, &Selection::All)?;
+    if let Some(note) = &analyzer.engine_note {
+        eprintln!("featscope: {}", sanitize(note));
+    }
+    let acts = match image {
+        Some(image) => analyzer.compute(image)?,
+        None => analyzer.compute_blank()?,
+    };
+    let rows: Vec<LayerRecord> = acts.layers.iter().map(LayerRecord::of).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let name_w = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let op_w = rows.iter().map(|r| r.op.len()).max().unwrap_or(2).max(2);
+    println!(
+        "{:>4}  {:name_w$}  {:op_w$}  {:18}  KIND",
+        "#", "NAME", "OP", "SHAPE"
+    );
+    for (row, layer) in rows.iter().zip(&acts.layers) {
+        let kind = match &layer.data {
+            crate::activations::LayerData::Other(r) => format!("other: {r}"),
+            crate::activations::LayerData::FeatureMaps(_) => {
+                format!("feature map ({})", layer.layout)
+            }
+            data => data.label().to_string(),
+        };
+        println!(
+            "{:>4}  {:name_w$}  {:op_w$}  {:18}  {kind}",
+            row.index,
+            row.name,
+            row.op,
+            layer.shape_text()
+        );
+    }
+    let maps = acts
+        .layers
+        .iter()
+        .filter(|l| l.feature_maps().is_some())
+        .count();
+    eprintln!(
+        "featscope: {} layers, {maps} feature maps ({}; input {})",
+        rows.len(),
+        sanitize(&acts.engine),
+        sanitize(&acts.input_description)
+    );
+    Ok(())
+}
