@@ -36,7 +36,7 @@ value_enum!(BackendArg => Backend {
 });
 
 value_enum!(PresetArg => Preset {
-    /// 0..255, BGR (as OpenCV reads): the seed's custom CNN.
+    /// 0..255, BGR (as OpenCV reads): the seed CNN's input.
     Raw,
     /// Keras VGG: BGR minus [103.939, 116.779, 123.68].
     Caffe,

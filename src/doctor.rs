@@ -14,7 +14,7 @@ pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
     for (path, source, _) in ort_lib::candidates(ort_lib_arg) {
         let verdict = match ort_lib::probe_version(&path) {
             Ok(v) => format!("ONNX Runtime {v}"),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         };
         println!("  {source:<20} {}  → {verdict}", path.display());
     }

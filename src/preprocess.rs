@@ -1,6 +1,7 @@
 //! Image → input tensor: decode, resize or crop, channel order, scaling, layout.
 
 use crate::engine::InputTensor;
+use crate::model::proto::data_type;
 use crate::model::{input_layout, Dim, Layout, Model};
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
@@ -18,7 +19,7 @@ pub enum PreprocessError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
-    /// 0..255, BGR (as OpenCV reads): the seed's custom CNN.
+    /// 0..255, BGR (as OpenCV reads): the seed CNN's input.
     Raw,
     /// Keras VGG: BGR minus [103.939, 116.779, 123.68].
     Caffe,
@@ -32,21 +33,37 @@ pub enum Preset {
     Unit,
 }
 
+/// How a preset turns 0..255 pixels into input values: `(v · scale − mean) / std`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PresetParams {
+    pub scale: f32,
+    /// In the tensor's channel order.
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    /// Channels in BGR order (as OpenCV reads).
+    pub bgr: bool,
+}
+
 impl Preset {
-    /// (scale applied to 0..255 pixels, mean, std, BGR order). Mean/std are in the tensor's channel order.
-    pub fn params(self) -> (f32, [f32; 3], [f32; 3], bool) {
+    pub fn params(self) -> PresetParams {
+        let p = |scale, mean, std, bgr| PresetParams {
+            scale,
+            mean,
+            std,
+            bgr,
+        };
         match self {
-            Preset::Raw => (1.0, [0.0; 3], [1.0; 3], true),
-            Preset::Caffe => (1.0, [103.939, 116.779, 123.68], [1.0; 3], true),
-            Preset::Torch => (
+            Preset::Raw => p(1.0, [0.0; 3], [1.0; 3], true),
+            Preset::Caffe => p(1.0, [103.939, 116.779, 123.68], [1.0; 3], true),
+            Preset::Torch => p(
                 1.0 / 255.0,
                 [0.485, 0.456, 0.406],
                 [0.229, 0.224, 0.225],
                 false,
             ),
-            Preset::Tf => (1.0, [127.5; 3], [127.5; 3], false),
-            Preset::Lite => (1.0, [127.0; 3], [128.0; 3], false),
-            Preset::Unit => (1.0 / 255.0, [0.0; 3], [1.0; 3], false),
+            Preset::Tf => p(1.0, [127.5; 3], [127.5; 3], false),
+            Preset::Lite => p(1.0, [127.0; 3], [128.0; 3], false),
+            Preset::Unit => p(1.0 / 255.0, [0.0; 3], [1.0; 3], false),
         }
     }
 }
@@ -244,7 +261,7 @@ pub fn input_geometry(model: &Model) -> Result<InputGeometry, PreprocessError> {
 fn is_image_like(input: &crate::model::GraphInput) -> bool {
     let float = matches!(
         input.declared.elem_type,
-        None | Some(1) | Some(11) | Some(10)
+        None | Some(data_type::FLOAT | data_type::DOUBLE | data_type::FLOAT16)
     );
     let Some(d) = input.declared.dims.as_deref().filter(|d| d.len() == 4) else {
         return false;
@@ -359,6 +376,8 @@ pub fn target_size(
     Ok(target)
 }
 
+/// Runs every step: the size to feed, the picture fitted to it, the values scaled and packed
+/// in the model's layout, and one line that says what was done.
 pub fn prepare(
     img: &DynamicImage,
     image_path: &Path,
@@ -367,85 +386,17 @@ pub fn prepare(
 ) -> Result<Prepared, PreprocessError> {
     let (iw, ih) = (img.width(), img.height());
     let target = target_size((iw, ih), image_path, geometry, opts)?;
-    let mode = opts.resize;
-    let rgb = img.to_rgb8();
-    let mode = mode.unwrap_or(ResizeMode::Squash);
-    let (shown, how) = if (iw, ih) == target {
-        (rgb, "native".to_string())
-    } else {
-        match mode {
-            ResizeMode::Squash => (
-                image::imageops::resize(&rgb, target.0, target.1, FilterType::CatmullRom),
-                format!("squash {}×{}", target.0, target.1),
-            ),
-            ResizeMode::Crop => {
-                let fraction = opts.crop_fraction.unwrap_or(1.0).clamp(0.05, 1.0) as f64;
-                let s = (target.0 as f64 / iw as f64).max(target.1 as f64 / ih as f64) / fraction;
-                let rw = ((iw as f64 * s).round() as u32).max(target.0);
-                let rh = ((ih as f64 * s).round() as u32).max(target.1);
-                let resized = image::imageops::resize(&rgb, rw, rh, FilterType::CatmullRom);
-                let x = (rw - target.0) / 2;
-                let y = (rh - target.1) / 2;
-                (
-                    image::imageops::crop_imm(&resized, x, y, target.0, target.1).to_image(),
-                    format!("resize {rw}×{rh}, crop {}×{}", target.0, target.1),
-                )
-            }
-        }
-    };
-    let preset = opts.preset.unwrap_or(Preset::Torch);
-    let (scale, preset_mean, preset_std, preset_bgr) = preset.params();
-    let mean = opts.mean.unwrap_or(preset_mean);
-    let std = opts.std.unwrap_or(preset_std);
-    let bgr = opts.bgr.unwrap_or(preset_bgr);
-    if std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
+    let (shown, how) = fit_image(img.to_rgb8(), target, opts);
+    let scaling = Scaling::of(opts);
+    if scaling.std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
         return Err(PreprocessError::Input(format!(
             "{}: the std values must be finite and non-zero",
             geometry.model
         )));
     }
-    let (w, h) = (shown.width() as usize, shown.height() as usize);
-    let c = geometry.channels;
-    let mut data = vec![0f32; c * h * w];
-    for (x, y, px) in shown.enumerate_pixels() {
-        let [r, g, b] = px.0;
-        let values: [f32; 3] = if c == 1 {
-            // ITU-R BT.601 luma, as image::imageops::grayscale computes it.
-            let luma = (0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32).round();
-            [luma, 0.0, 0.0]
-        } else if bgr {
-            [b as f32, g as f32, r as f32]
-        } else {
-            [r as f32, g as f32, b as f32]
-        };
-        for ch in 0..c {
-            let v = (values[ch] * scale - mean[ch]) / std[ch];
-            let (x, y) = (x as usize, y as usize);
-            let idx = match geometry.layout {
-                Layout::Nchw => (ch * h + y) * w + x,
-                Layout::Nhwc => (y * w + x) * c + ch,
-            };
-            data[idx] = v;
-        }
-    }
-    let shape = geometry.tensor_shape((w as u32, h as u32));
-    let order = if c == 1 {
-        "luma"
-    } else if bgr {
-        "BGR"
-    } else {
-        "RGB"
-    };
-    let custom = if opts.mean.is_some() || opts.std.is_some() {
-        " (custom mean/std)"
-    } else {
-        ""
-    };
-    let preset_name = format!("{preset:?}").to_lowercase();
-    let description = format!(
-        "{iw}×{ih} → {how}, {preset_name}{custom}, {order}, {}",
-        geometry.layout
-    );
+    let data = pack(&shown, geometry, &scaling);
+    let shape = geometry.tensor_shape((shown.width(), shown.height()));
+    let description = describe((iw, ih), &how, &scaling, geometry);
     Ok(Prepared {
         tensor: InputTensor {
             name: geometry.name.clone(),
@@ -455,4 +406,107 @@ pub fn prepare(
         shown,
         description,
     })
+}
+
+/// The picture at `target`: as it is, squashed, or scaled and cut to the centre; and how.
+fn fit_image(rgb: RgbImage, target: (u32, u32), opts: &PreprocessOptions) -> (RgbImage, String) {
+    let (iw, ih) = rgb.dimensions();
+    if (iw, ih) == target {
+        return (rgb, "native".to_string());
+    }
+    match opts.resize.unwrap_or(ResizeMode::Squash) {
+        ResizeMode::Squash => (
+            image::imageops::resize(&rgb, target.0, target.1, FilterType::CatmullRom),
+            format!("squash {}×{}", target.0, target.1),
+        ),
+        ResizeMode::Crop => {
+            let fraction = opts.crop_fraction.unwrap_or(1.0).clamp(0.05, 1.0) as f64;
+            let s = (target.0 as f64 / iw as f64).max(target.1 as f64 / ih as f64) / fraction;
+            let rw = ((iw as f64 * s).round() as u32).max(target.0);
+            let rh = ((ih as f64 * s).round() as u32).max(target.1);
+            let resized = image::imageops::resize(&rgb, rw, rh, FilterType::CatmullRom);
+            let (x, y) = ((rw - target.0) / 2, (rh - target.1) / 2);
+            (
+                image::imageops::crop_imm(&resized, x, y, target.0, target.1).to_image(),
+                format!("resize {rw}×{rh}, crop {}×{}", target.0, target.1),
+            )
+        }
+    }
+}
+
+/// The preset's numbers with the user's mean, std and channel order over them.
+struct Scaling {
+    preset: Preset,
+    params: PresetParams,
+    custom: bool,
+}
+
+impl Scaling {
+    fn of(opts: &PreprocessOptions) -> Scaling {
+        let preset = opts.preset.unwrap_or(Preset::Torch);
+        let base = preset.params();
+        Scaling {
+            preset,
+            params: PresetParams {
+                scale: base.scale,
+                mean: opts.mean.unwrap_or(base.mean),
+                std: opts.std.unwrap_or(base.std),
+                bgr: opts.bgr.unwrap_or(base.bgr),
+            },
+            custom: opts.mean.is_some() || opts.std.is_some(),
+        }
+    }
+}
+
+impl std::ops::Deref for Scaling {
+    type Target = PresetParams;
+    fn deref(&self) -> &PresetParams {
+        &self.params
+    }
+}
+
+/// The pixels as the model's input values, in its layout: `(v · scale − mean) / std` per
+/// channel, in RGB or BGR order, or luma for one-channel models.
+fn pack(shown: &RgbImage, geometry: &InputGeometry, s: &PresetParams) -> Vec<f32> {
+    let (w, h) = (shown.width() as usize, shown.height() as usize);
+    let c = geometry.channels;
+    let mut data = vec![0f32; c * h * w];
+    for (x, y, px) in shown.enumerate_pixels() {
+        let [r, g, b] = px.0;
+        let values: [f32; 3] = if c == 1 {
+            // ITU-R BT.601 luma, as image::imageops::grayscale computes it.
+            let luma = (0.299 * r as f32 + 0.587 * g as f32 + 0.114 * b as f32).round();
+            [luma, 0.0, 0.0]
+        } else if s.bgr {
+            [b as f32, g as f32, r as f32]
+        } else {
+            [r as f32, g as f32, b as f32]
+        };
+        let (x, y) = (x as usize, y as usize);
+        for (ch, value) in values.iter().enumerate().take(c) {
+            let idx = match geometry.layout {
+                Layout::Nchw => (ch * h + y) * w + x,
+                Layout::Nhwc => (y * w + x) * c + ch,
+            };
+            data[idx] = (value * s.scale - s.mean[ch]) / s.std[ch];
+        }
+    }
+    data
+}
+
+/// One line for people: "451×300 → resize 256×256, crop 224×224, lite, RGB, NCHW".
+fn describe((iw, ih): (u32, u32), how: &str, s: &Scaling, geometry: &InputGeometry) -> String {
+    let order = if geometry.channels == 1 {
+        "luma"
+    } else if s.bgr {
+        "BGR"
+    } else {
+        "RGB"
+    };
+    let custom = if s.custom { " (custom mean/std)" } else { "" };
+    let preset = format!("{:?}", s.preset).to_lowercase();
+    format!(
+        "{iw}×{ih} → {how}, {preset}{custom}, {order}, {}",
+        geometry.layout
+    )
 }

@@ -265,15 +265,19 @@ fn missing_external_data() {
 fn a_model_whose_input_is_not_an_image() {
     let dir = tempfile::tempdir().unwrap();
     let mut g = GraphBuilder::new("tokens", 13);
-    g.input("tokens", INT64, &[Dim::Fixed(1), Dim::Named("seq".into())])
-        .node(
-            "Cast",
-            "cast",
-            &["tokens"],
-            &["y"],
-            vec![featscope::model::builder::attr_int("to", 1)],
-        )
-        .output("y", FLOAT, &[]);
+    g.input(
+        "tokens",
+        INT64,
+        &[Dim::Fixed(1), Dim::Symbolic("seq".into())],
+    )
+    .node(
+        "Cast",
+        "cast",
+        &["tokens"],
+        &["y"],
+        vec![featscope::model::builder::attr_int("to", 1)],
+    )
+    .output("y", FLOAT, &[]);
     let path = dir.path().join("tokens.onnx");
     std::fs::write(&path, g.finish_bytes("test")).unwrap();
     let o = featscope(&["snapshot", s(&path), s(&chelsea()), "--out", s(dir.path())]);

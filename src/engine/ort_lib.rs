@@ -9,6 +9,31 @@ use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+/// Why a library is not the ONNX Runtime featscope can use.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum OrtLibError {
+    #[error("cannot load {path}: {reason}")]
+    Load { path: String, reason: String },
+    #[error("{path} is not ONNX Runtime (it has no OrtGetApiBase)")]
+    NotOrt { path: String },
+    #[error("{path}: OrtGetApiBase returned nothing")]
+    NoApi { path: String },
+    #[error(
+        "{path} is ONNX Runtime {version}, too old: featscope needs 1.{MIN_MINOR_VERSION} or newer"
+    )]
+    TooOld { path: String, version: String },
+    #[error("{path}: {reason}")]
+    Init { path: String, reason: String },
+    /// The library the user named failed.
+    #[error("{origin}: {error}")]
+    Named {
+        origin: &'static str,
+        error: Box<OrtLibError>,
+    },
+    #[error("not found (set --ort-lib or ORT_DYLIB_PATH, or `pip install onnxruntime`); tried {}", tried.join("; "))]
+    NotFound { tried: Vec<String> },
+}
+
 /// The oldest ONNX Runtime whose C API (v17) featscope's `ort` build uses.
 pub const MIN_MINOR_VERSION: u32 = 17;
 
@@ -25,7 +50,7 @@ struct Loaded {
     env: ort::environment::Environment,
 }
 
-static LOADED: OnceLock<Result<Loaded, String>> = OnceLock::new();
+static LOADED: OnceLock<Result<Loaded, OrtLibError>> = OnceLock::new();
 
 /// Loads ONNX Runtime (first call) and returns what was loaded, or why none could be.
 pub fn init(explicit: Option<&Path>) -> Result<OrtLib, EngineError> {
@@ -33,7 +58,7 @@ pub fn init(explicit: Option<&Path>) -> Result<OrtLib, EngineError> {
         .get_or_init(|| load(explicit))
         .as_ref()
         .map(|l| l.lib.clone())
-        .map_err(|e| EngineError::OrtLibrary(e.clone()))
+        .map_err(|e| EngineError::OrtLibrary(e.to_string()))
 }
 
 /// The process-wide ONNX Runtime environment, once [`init`] succeeded.
@@ -131,32 +156,28 @@ fn python_package_dir() -> Option<PathBuf> {
 }
 
 /// Reads the library's version through its C entry point, without initialising anything.
-pub fn probe_version(path: &Path) -> Result<String, String> {
+pub fn probe_version(path: &Path) -> Result<String, OrtLibError> {
+    let shown = || path.display().to_string();
     // SAFETY: loading a shared library runs its initialisers; ONNX Runtime's are benign, and a
     // library that is not ONNX Runtime is rejected below before anything else is called.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
         let reason = std::error::Error::source(&e)
             .map(|s| s.to_string())
             .unwrap_or_else(|| e.to_string());
-        format!("cannot load {}: {reason}", path.display())
+        OrtLibError::Load {
+            path: shown(),
+            reason,
+        }
     })?;
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol has this signature in every ONNX Runtime release.
-    let get_base: libloading::Symbol<GetApiBase> =
-        unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| {
-            format!(
-                "{} is not ONNX Runtime (it has no OrtGetApiBase)",
-                path.display()
-            )
-        })?;
+    let get_base: libloading::Symbol<GetApiBase> = unsafe { lib.get(b"OrtGetApiBase\0") }
+        .map_err(|_| OrtLibError::NotOrt { path: shown() })?;
     // SAFETY: OrtGetApiBase returns a pointer to a static struct; GetVersionString a static C string.
     let version = unsafe {
         let base = get_base();
         if base.is_null() {
-            return Err(format!(
-                "{}: OrtGetApiBase returned nothing",
-                path.display()
-            ));
+            return Err(OrtLibError::NoApi { path: shown() });
         }
         CStr::from_ptr(((*base).GetVersionString)())
             .to_string_lossy()
@@ -168,27 +189,31 @@ pub fn probe_version(path: &Path) -> Result<String, String> {
         .and_then(|m| m.parse::<u32>().ok())
         .unwrap_or(0);
     if minor < MIN_MINOR_VERSION {
-        return Err(format!(
-            "{} is ONNX Runtime {version}, too old: featscope needs 1.{MIN_MINOR_VERSION} or newer",
-            path.display()
-        ));
+        return Err(OrtLibError::TooOld {
+            path: shown(),
+            version,
+        });
     }
     Ok(version)
 }
 
-fn load(explicit: Option<&Path>) -> Result<Loaded, String> {
+fn load(explicit: Option<&Path>) -> Result<Loaded, OrtLibError> {
     let mut tried = Vec::new();
     for (path, source, is_explicit) in candidates(explicit) {
         let attempt = probe_version(&path).and_then(|version| {
+            let init_err = |e: &dyn std::fmt::Display| OrtLibError::Init {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            };
             let env = ort::init_from(&path)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| init_err(&e))?
                 .with_name("featscope")
                 .with_telemetry(false)
                 // ONNX Runtime would otherwise log to stderr, over the TUI; its failures reach
                 // featscope as errors from the calls that failed.
                 .with_logger(Arc::new(|_level, _category, _id, _location, _message| {}))
                 .build()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| init_err(&e))?;
             Ok(Loaded {
                 lib: OrtLib {
                     path: path.clone(),
@@ -200,12 +225,14 @@ fn load(explicit: Option<&Path>) -> Result<Loaded, String> {
         });
         match attempt {
             Ok(loaded) => return Ok(loaded),
-            Err(e) if is_explicit => return Err(format!("{source}: {e}")),
+            Err(e) if is_explicit => {
+                return Err(OrtLibError::Named {
+                    origin: source,
+                    error: Box::new(e),
+                })
+            }
             Err(e) => tried.push(format!("{source}: {e}")),
         }
     }
-    Err(format!(
-        "not found (set --ort-lib or ORT_DYLIB_PATH, or `pip install onnxruntime`); tried {}",
-        tried.join("; ")
-    ))
+    Err(OrtLibError::NotFound { tried })
 }

@@ -10,12 +10,7 @@ use super::proto::{
 use bytes::Bytes;
 use prost::Message;
 
-/// One dimension of a declared tensor shape.
-#[derive(Clone, Debug)]
-pub enum Dim {
-    Fixed(i64),
-    Named(String),
-}
+pub use super::Dim;
 
 impl From<i64> for Dim {
     fn from(v: i64) -> Self {
@@ -25,7 +20,7 @@ impl From<i64> for Dim {
 
 impl From<&str> for Dim {
     fn from(v: &str) -> Self {
-        Dim::Named(v.to_string())
+        Dim::Symbolic(v.to_string())
     }
 }
 
@@ -37,7 +32,7 @@ pub fn value_info(name: &str, elem_type: i32, dims: &[Dim]) -> ValueInfoProto {
                 dim_value: Some(*v),
                 dim_param: None,
             },
-            Dim::Named(s) => Dimension {
+            Dim::Symbolic(s) => Dimension {
                 dim_value: None,
                 dim_param: Some(s.clone()),
             },

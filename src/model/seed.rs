@@ -24,8 +24,9 @@ use rand::distr::{Distribution, Uniform};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// The seed of the weight stream (the date of the blog post the recipe comes from).
-const SEED: u64 = 20161226;
+/// Which ChaCha8 stream the weights are drawn from: the date of the blog post the recipe comes
+/// from.
+const WEIGHT_STREAM: u64 = 20161226;
 
 /// One convolution stage: `(name, out_ch, in_ch, kernel)`; each is followed by a ReLU and, except
 /// the last, a max-pool of the given size and stride.
@@ -38,7 +39,7 @@ const CONVS: [(&str, i64, i64, i64, Option<i64>); 4] = [
 
 /// The seed CNN as ONNX bytes.
 pub fn seed_cnn() -> Vec<u8> {
-    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    let mut rng = ChaCha8Rng::seed_from_u64(WEIGHT_STREAM);
     let mut g = GraphBuilder::new("seed_cnn", 13);
     g.input(
         "input",

@@ -92,7 +92,7 @@ impl IndexedImage {
     }
 }
 
-/// The seed's grid rule: rows = round(√n); cols = rows + 1 if √n > rows, else rows.
+/// Tiles in a near-square grid: rows = round(√n); cols = rows + 1 if √n > rows, else rows.
 pub fn grid_shape(n: usize) -> (usize, usize) {
     if n == 0 {
         return (0, 0);

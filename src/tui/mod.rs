@@ -14,7 +14,7 @@ pub mod picture;
 pub mod screen;
 pub mod ui;
 
-use crate::model::{sanitize, Model};
+use crate::model::Model;
 use crate::pipeline::{Analyzer, RunConfig, Selection};
 use anyhow::{bail, Context as _, Result};
 use app::{App, AppOptions, Effect, Msg};
@@ -243,14 +243,16 @@ fn spawn_worker(model: Model, config: RunConfig, image: PathBuf, tx: Sender<Msg>
             });
             let msg = match std::panic::catch_unwind(work) {
                 Ok(Ok(msg)) => msg,
-                Ok(Err(e)) => Msg::Failed(one_line(&format!("{e:#}"))),
+                Ok(Err(e)) => Msg::Failed(crate::text::one_line(&format!("{e:#}"))),
                 Err(panic) => {
                     let what = panic
                         .downcast_ref::<String>()
                         .cloned()
                         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                         .unwrap_or_else(|| "unknown panic".into());
-                    Msg::Failed(one_line(&format!("the engine crashed: {what}")))
+                    Msg::Failed(crate::text::one_line(&format!(
+                        "the engine crashed: {what}"
+                    )))
                 }
             };
             let _ = tx.send(msg);
@@ -258,10 +260,6 @@ fn spawn_worker(model: Model, config: RunConfig, image: PathBuf, tx: Sender<Msg>
     if let Err(e) = spawned {
         let _ = fail.send(Msg::Failed(format!("cannot start the worker thread: {e}")));
     }
-}
-
-fn one_line(s: &str) -> String {
-    sanitize(&s.replace(['\n', '\r'], " "))
 }
 
 fn spawn_export(job: Box<app::ExportJob>, tx: Sender<Msg>) {
@@ -272,7 +270,7 @@ fn spawn_export(job: Box<app::ExportJob>, tx: Sender<Msg>) {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
             let msg = match result {
                 Ok(Ok(files)) => Ok(files),
-                Ok(Err(e)) => Err(one_line(&format!("{e:#}"))),
+                Ok(Err(e)) => Err(crate::text::one_line(&format!("{e:#}"))),
                 Err(_) => Err("the export crashed".into()),
             };
             let _ = tx.send(Msg::Exported(msg));
