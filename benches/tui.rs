@@ -9,50 +9,24 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use featscope::activations::{Activations, FeatureMaps, Layer, LayerData};
-use featscope::model::Layout;
+
 use featscope::tui::app::{App, AppOptions};
 use featscope::tui::screen::Screen;
-use featscope::tui::ui;
+use featscope::tui::Viewer;
 use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
 use ratatui::Terminal;
 use std::hint::black_box;
-use std::time::Duration;
 
 #[path = "../tests/common/wire.rs"]
 mod wire;
 
-fn layer(index: usize, name: &str, (c, h, w): (usize, usize, usize)) -> Layer {
-    // Deterministic, varied values with a share of ReLU zeros.
-    let data = (0..c * h * w)
-        .map(|i| (((i * 2654435761) % 1000) as f32 / 100.0 - 3.0).max(0.0))
-        .collect();
-    Layer {
-        index,
-        name: name.into(),
-        tensor: name.into(),
-        op: "Conv".into(),
-        shape: vec![1, c, h, w],
-        layout: Layout::Nchw,
-        data: LayerData::FeatureMaps(FeatureMaps::new(c, h, w, data)),
-    }
-}
+#[path = "../tests/common/fixtures.rs"]
+mod fixtures;
+use fixtures::large as activations;
 
-/// Layers the size of EfficientNet-Lite0's and VGG's: many small maps, few large ones.
-fn activations() -> Activations {
-    Activations {
-        layers: vec![
-            layer(0, "wide_512x14x14", (512, 14, 14)),
-            layer(1, "big_96x112x112", (96, 112, 112)),
-            layer(2, "deep_1280x7x7", (1280, 7, 7)),
-        ],
-        input_image: image::RgbImage::from_pixel(224, 224, image::Rgb([90, 120, 150])),
-        input_description: "224×224".into(),
-        engine: "bench".into(),
-        inference: Duration::from_millis(1),
-        top5: None,
-    }
-}
+/// The benches' screen.
+const AREA: Rect = Rect::new(0, 0, 200, 60);
 
 fn terminal() -> Terminal<TestBackend> {
     Terminal::new(TestBackend::new(200, 60)).expect("test terminal")
@@ -72,12 +46,15 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 (
-                    App::with_activations(acts.clone(), AppOptions::default()),
+                    Viewer::new(
+                        App::with_activations(acts.clone(), AppOptions::default()),
+                        AREA,
+                    ),
                     terminal(),
                 )
             },
             |(mut app, mut term)| {
-                term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                term.draw(|f| app.draw(f)).expect("draw");
                 black_box(app)
             },
             BatchSize::LargeInput,
@@ -86,13 +63,16 @@ fn bench(c: &mut Criterion) {
 
     // Key repeat on the same layer: pictures come from the cache.
     group.bench_function("grid_512ch_200x60_cached", |b| {
-        let mut app = App::with_activations(acts.clone(), AppOptions::default());
+        let mut app = Viewer::new(
+            App::with_activations(acts.clone(), AppOptions::default()),
+            AREA,
+        );
         let mut term = terminal();
-        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+        term.draw(|f| app.draw(f)).expect("draw");
         b.iter(|| {
             app.handle_event(&key('l'));
             app.handle_event(&key('h'));
-            term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+            term.draw(|f| app.draw(f)).expect("draw");
         })
     });
 
@@ -101,18 +81,21 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || {
-                    let mut app = App::with_activations(acts.clone(), AppOptions::default());
+                    let mut app = Viewer::new(
+                        App::with_activations(acts.clone(), AppOptions::default()),
+                        AREA,
+                    );
                     let mut term = terminal();
-                    term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                    term.draw(|f| app.draw(f)).expect("draw");
                     for _ in 1..presses {
                         app.handle_event(&key('j'));
-                        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                        term.draw(|f| app.draw(f)).expect("draw");
                     }
                     (app, term)
                 },
                 |(mut app, mut term)| {
                     app.handle_event(&key('j'));
-                    term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                    term.draw(|f| app.draw(f)).expect("draw");
                     black_box(app)
                 },
                 BatchSize::LargeInput,
@@ -166,15 +149,15 @@ fn bench_wire(c: &mut Criterion) {
                             graphics,
                             ..AppOptions::default()
                         };
-                        let mut app = App::with_activations(acts.clone(), opts);
+                        let mut app = Viewer::new(App::with_activations(acts.clone(), opts), AREA);
                         let mut term = Terminal::new(Screen::with_size(Vec::new(), 200, 60))
                             .expect("terminal");
-                        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                        term.draw(|f| app.draw(f)).expect("draw");
                         (app, term)
                     },
                     |(mut app, mut term)| {
                         app.handle_event(&key('j'));
-                        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+                        term.draw(|f| app.draw(f)).expect("draw");
                         black_box(term.backend().writer().len())
                     },
                     BatchSize::LargeInput,

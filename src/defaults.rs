@@ -78,7 +78,10 @@ fn built_in_folder() -> Result<PathBuf> {
     })?;
     for (name, bytes) in BUILT_IN {
         let path = dir.join(name);
-        let current = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
+        // Compared whole (a few hundred kB): a file that differs, however it came to, is
+        // replaced.
+        let current =
+            crate::files::read_limited(&path, 1 << 20, "built-in file").is_ok_and(|b| b == bytes);
         if !current {
             crate::outdir::write_atomic(&path, bytes)?;
         }

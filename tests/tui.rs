@@ -4,110 +4,29 @@
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use featscope::activations::{Activations, ClassScore, FeatureMaps, Layer, LayerData};
-use featscope::model::Layout;
 use featscope::tui::app::{App, AppOptions, Effect, View};
 use featscope::tui::graphics::Graphics;
 use featscope::tui::halfblock::Colours;
 use featscope::tui::keymap::KEYMAP;
-use featscope::tui::ui;
+use featscope::tui::Viewer;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::Terminal;
-use std::time::Duration;
 
-fn maps_layer(
-    index: usize,
-    name: &str,
-    op: &str,
-    (c, h, w): (usize, usize, usize),
-    f: impl Fn(usize, usize, usize) -> f32,
-) -> Layer {
-    let mut data = Vec::with_capacity(c * h * w);
-    for ch in 0..c {
-        for y in 0..h {
-            for x in 0..w {
-                data.push(f(ch, y, x));
-            }
-        }
-    }
-    Layer {
-        index,
-        name: name.into(),
-        tensor: format!("{name}_out"),
-        op: op.into(),
-        shape: vec![1, c, h, w],
-        layout: Layout::Nchw,
-        data: LayerData::FeatureMaps(FeatureMaps::new(c, h, w, data)),
-    }
-}
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::{conv, synthetic};
 
-/// conv value at (c, y, x): (c + 1) · (y − x) / 10, so the numbers are easy to check.
-fn conv(c: usize, y: usize, x: usize) -> f32 {
-    (c as f32 + 1.0) * (y as f32 - x as f32) / 10.0
-}
+/// The size keys are read against before a test draws anything.
+const AREA: Rect = Rect::new(0, 0, 100, 30);
 
-fn synthetic() -> Activations {
-    let layers = vec![
-        maps_layer(0, "conv1", "Conv", (6, 8, 8), conv),
-        maps_layer(1, "relu1", "Relu", (6, 8, 8), |c, y, x| {
-            conv(c, y, x).max(0.0)
-        }),
-        maps_layer(2, "pool1", "MaxPool", (6, 4, 4), |c, y, x| {
-            conv(c, 2 * y + 1, 2 * x).max(0.0)
-        }),
-        maps_layer(3, "wide", "Conv", (64, 4, 4), |c, y, x| {
-            ((c * 7 + y * 3 + x) % 11) as f32 - 3.0
-        }),
-        maps_layer(4, "gap", "GlobalAveragePool", (64, 1, 1), |c, _, _| {
-            c as f32
-        }),
-        Layer {
-            index: 5,
-            name: "flatten".into(),
-            tensor: "flatten_out".into(),
-            op: "Reshape".into(),
-            shape: vec![1, 64],
-            layout: Layout::Nchw,
-            data: LayerData::Vector((0..64).map(|i| i as f32 / 8.0).collect()),
-        },
-        Layer {
-            index: 6,
-            name: "argmax".into(),
-            tensor: "argmax_out".into(),
-            op: "ArgMax".into(),
-            shape: vec![1],
-            layout: Layout::Nchw,
-            data: LayerData::Other("int64 tensor; only float tensors are drawn".into()),
-        },
-    ];
-    let input_image = image::RgbImage::from_fn(32, 32, |x, y| {
-        image::Rgb([(x * 8) as u8, (y * 8) as u8, 128])
-    });
-    Activations {
-        layers,
-        input_image,
-        input_description: "32×32 → native, unit, RGB, NCHW".into(),
-        engine: "synthetic (cpu)".into(),
-        inference: Duration::from_millis(12),
-        top5: Some(vec![
-            ClassScore {
-                index: 3,
-                label: "tabby".into(),
-                probability: 0.61,
-            },
-            ClassScore {
-                index: 1,
-                label: "tiger cat".into(),
-                probability: 0.22,
-            },
-        ]),
-    }
-}
-
-fn app() -> App {
-    App::with_activations(synthetic(), AppOptions::default())
+fn viewer() -> Viewer {
+    Viewer::new(
+        App::with_activations(synthetic(), AppOptions::default()),
+        AREA,
+    )
 }
 
 fn key(code: KeyCode) -> Event {
@@ -115,7 +34,7 @@ fn key(code: KeyCode) -> Event {
 }
 
 /// Sends keys the way the event loop does: `"j"`, `"J"`, or named keys in angle brackets.
-fn press(app: &mut App, keys: &[&str]) -> Option<Effect> {
+fn press(view: &mut Viewer, keys: &[&str]) -> Option<Effect> {
     let mut last = None;
     for k in keys {
         let code = match *k {
@@ -127,14 +46,14 @@ fn press(app: &mut App, keys: &[&str]) -> Option<Effect> {
             "<bs>" => KeyCode::Backspace,
             s => KeyCode::Char(s.chars().next().expect("key")),
         };
-        last = app.handle_event(&key(code));
+        last = view.handle_event(&key(code));
     }
     last
 }
 
-fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
+fn draw(view: &mut Viewer, w: u16, h: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal.draw(|f| ui::draw(f, app)).expect("draw");
+    terminal.draw(|f| view.draw(f)).expect("draw");
     terminal.backend().buffer().clone()
 }
 
@@ -153,14 +72,14 @@ fn text(buf: &Buffer) -> String {
     out
 }
 
-fn screen(app: &mut App, w: u16, h: u16) -> String {
-    text(&draw(app, w, h))
+fn screen(view: &mut Viewer, w: u16, h: u16) -> String {
+    text(&draw(view, w, h))
 }
 
 #[test]
 fn default_view() {
-    let mut app = app();
-    let s = screen(&mut app, 100, 30);
+    let mut view = viewer();
+    let s = screen(&mut view, 100, 30);
     assert!(s.contains(" conv1 · Conv · 1×6×8×8 "), "{s}");
     assert!(s.contains("channel 0 of 6"));
     assert!(s.contains("sum of 6 channels"));
@@ -174,212 +93,230 @@ fn default_view() {
 
 #[test]
 fn layer_change() {
-    let mut app = app();
-    draw(&mut app, 100, 30);
-    press(&mut app, &["j"]);
-    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("relu1"));
-    let s = screen(&mut app, 100, 30);
+    let mut view = viewer();
+    draw(&mut view, 100, 30);
+    press(&mut view, &["j"]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("relu1")
+    );
+    let s = screen(&mut view, 100, 30);
     assert!(s.contains(" relu1 · Relu · 1×6×8×8 "), "{s}");
     // ReLU: half of each map (y < x) is zero, plus the diagonal.
     assert!(s.contains("min 0.000") && s.contains("zeros 56.2%"), "{s}");
     insta::assert_snapshot!("layer_change", s);
-    press(&mut app, &["k", "<down>", "<down>"]);
-    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("pool1"));
+    press(&mut view, &["k", "<down>", "<down>"]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("pool1")
+    );
 }
 
 #[test]
 fn paging() {
-    let mut app = app();
-    press(&mut app, &["j", "j", "j"]);
-    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("wide"));
-    let s = screen(&mut app, 80, 24);
+    let mut view = viewer();
+    press(&mut view, &["j", "j", "j"]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("wide")
+    );
+    let s = screen(&mut view, 80, 24);
     assert!(
         s.contains("page 1/"),
         "64 tiles should not fit in 80×24:\n{s}"
     );
-    let (_, pages) = app.page();
+    let (_, pages) = view.page().expect("a grid");
     assert!(pages > 1);
-    press(&mut app, &["<pgdn>"]);
-    let s = screen(&mut app, 80, 24);
-    assert_eq!(app.page().0, 2);
+    press(&mut view, &["<pgdn>"]);
+    let s = screen(&mut view, 80, 24);
+    assert_eq!(view.page().expect("a grid").0, 2);
     assert!(s.contains(&format!("page 2/{pages}")), "{s}");
     insta::assert_snapshot!("paging", s);
     // Rows move by the grid's column count; PgUp comes back.
-    let before = app.channel();
-    press(&mut app, &["J"]);
-    let cols = app.channel() - before;
+    let before = view.app.channel();
+    press(&mut view, &["J"]);
+    let cols = view.app.channel() - before;
     assert!(cols > 1);
-    press(&mut app, &["K", "<pgup>"]);
-    assert_eq!(app.page().0, 1);
+    press(&mut view, &["K", "<pgup>"]);
+    assert_eq!(view.page().expect("a grid").0, 1);
 }
 
 #[test]
 fn zoom_with_cursor_values() {
-    let mut app = app();
-    draw(&mut app, 100, 30);
-    press(&mut app, &["l", "l", "<enter>"]);
-    assert!(app.is_zoomed());
-    let start = app.cursor();
-    press(&mut app, &["j", "j", "l"]);
-    let (y, x) = app.cursor();
+    let mut view = viewer();
+    draw(&mut view, 100, 30);
+    press(&mut view, &["l", "l", "<enter>"]);
+    assert!(view.app.is_zoomed());
+    let start = view.app.cursor();
+    press(&mut view, &["j", "j", "l"]);
+    let (y, x) = view.app.cursor();
     assert_eq!((y, x), (start.0 + 2, start.1 + 1));
-    let s = screen(&mut app, 100, 30);
+    let s = screen(&mut view, 100, 30);
     let expected = format!("(c, y, x) = (2, {y}, {x})  {:.3}", conv(2, y, x));
     assert!(s.contains(&expected), "want {expected:?} in\n{s}");
     assert!(s.contains('▼') && s.contains('▶'), "cursor rulers:\n{s}");
     insta::assert_snapshot!("zoom_cursor", s);
     // The cursor stops at the map's edge.
-    press(&mut app, &["L", "L", "J", "J"]);
-    assert_eq!(app.cursor(), (7, 7));
+    press(&mut view, &["L", "L", "J", "J"]);
+    assert_eq!(view.app.cursor(), (7, 7));
     // Esc goes back to the grid; the sum zooms too.
-    press(&mut app, &["<esc>"]);
-    assert!(!app.is_zoomed());
-    press(&mut app, &["s", "<enter>"]);
-    let s = screen(&mut app, 100, 30);
-    assert_eq!(app.view(), View::Sum);
+    press(&mut view, &["<esc>"]);
+    assert!(!view.app.is_zoomed());
+    press(&mut view, &["s", "<enter>"]);
+    let s = screen(&mut view, 100, 30);
+    assert_eq!(view.app.view(), View::Sum);
     // The sum over channels of (c+1)(y−x)/10 at (7, 7) is 0.
     assert!(s.contains("(sum, y, x) = (all, 7, 7)  0.000"), "{s}");
 }
 
 #[test]
 fn help_overlay() {
-    let mut app = app();
-    press(&mut app, &["?"]);
-    assert!(app.help_visible());
-    let s = screen(&mut app, 120, 44);
+    let mut view = viewer();
+    press(&mut view, &["?"]);
+    assert!(view.app.help_visible());
+    let s = screen(&mut view, 120, 44);
     // Generated from the keymap: every binding's text is there.
     for b in KEYMAP {
         assert!(s.contains(b.help), "help lacks {:?}:\n{s}", b.help);
     }
     insta::assert_snapshot!("help_overlay", s);
-    press(&mut app, &["<esc>"]);
-    assert!(!app.help_visible());
-    let s = screen(&mut app, 120, 44);
+    press(&mut view, &["<esc>"]);
+    assert!(!view.app.help_visible());
+    let s = screen(&mut view, 120, 44);
     assert!(!s.contains("next colormap"));
 }
 
 #[test]
 fn help_scrolls_in_a_small_terminal() {
-    let mut app = app();
-    press(&mut app, &["?"]);
-    let s = screen(&mut app, 60, 20);
+    let mut view = viewer();
+    press(&mut view, &["?"]);
+    let s = screen(&mut view, 60, 20);
     assert!(s.contains("j/k scroll"), "{s}");
     for _ in 0..100 {
-        press(&mut app, &["j"]);
+        press(&mut view, &["j"]);
     }
-    let s = screen(&mut app, 60, 20);
+    let s = screen(&mut view, 60, 20);
     assert!(s.contains("Mouse"), "scrolled to the end:\n{s}");
 }
 
 #[test]
 fn filter() {
-    let mut app = app();
-    press(&mut app, &["/", "p", "o", "o"]);
-    assert!(app.filter_editing());
-    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("pool1"));
-    let typing = screen(&mut app, 100, 30);
+    let mut view = viewer();
+    press(&mut view, &["/", "p", "o", "o"]);
+    assert!(view.app.filter_editing());
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("pool1")
+    );
+    let typing = screen(&mut view, 100, 30);
     assert!(typing.contains("/poo▏"), "{typing}");
-    press(&mut app, &["l", "<enter>"]);
-    assert!(!app.filter_editing());
-    assert_eq!(app.filter(), "pool");
-    let s = screen(&mut app, 100, 30);
+    press(&mut view, &["l", "<enter>"]);
+    assert!(!view.app.filter_editing());
+    assert_eq!(view.app.filter(), "pool");
+    let s = screen(&mut view, 100, 30);
     // "pool" matches pool1 by name and gap by its op (GlobalAveragePool).
     assert!(s.contains("Layers (2/7)"), "{s}");
     assert!(!s.contains("relu1"));
     insta::assert_snapshot!("filter", s);
-    press(&mut app, &["j"]);
-    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("gap"));
+    press(&mut view, &["j"]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("gap")
+    );
     // Esc in the list clears the filter; the selection stays.
-    press(&mut app, &["<esc>"]);
-    assert_eq!(app.filter(), "");
-    let s = screen(&mut app, 100, 30);
+    press(&mut view, &["<esc>"]);
+    assert_eq!(view.app.filter(), "");
+    let s = screen(&mut view, 100, 30);
     assert!(s.contains("relu1") && s.contains(" gap · "), "{s}");
     // A filter matching nothing says so.
-    press(&mut app, &["/", "z", "z", "z"]);
-    assert!(screen(&mut app, 100, 30).contains("no layer matches"));
-    press(&mut app, &["<bs>", "<esc>"]);
-    assert_eq!(app.filter(), "");
+    press(&mut view, &["/", "z", "z", "z"]);
+    assert!(screen(&mut view, 100, 30).contains("no layer matches"));
+    press(&mut view, &["<bs>", "<esc>"]);
+    assert_eq!(view.app.filter(), "");
 }
 
 #[test]
 fn tiny_terminal() {
-    let mut app = app();
-    let s = screen(&mut app, 30, 10);
+    let mut view = viewer();
+    let s = screen(&mut view, 30, 10);
     assert!(s.contains("terminal too small"), "{s}");
     insta::assert_snapshot!("tiny_terminal", s);
     // Keys still work, and a resize lays out again.
-    press(&mut app, &["j"]);
-    let s = screen(&mut app, 100, 30);
+    press(&mut view, &["j"]);
+    let s = screen(&mut view, 100, 30);
     assert!(s.contains(" relu1 · "));
     for (w, h) in [(40, 12), (41, 13), (200, 12), (40, 60), (1, 1)] {
-        draw(&mut app, w, h);
+        draw(&mut view, w, h);
     }
 }
 
 #[test]
 fn non_drawable_layer() {
-    let mut app = app();
-    press(&mut app, &["G"]);
+    let mut view = viewer();
+    press(&mut view, &["G"]);
     assert_eq!(
-        app.selected_entry().map(|e| e.name.as_str()),
+        view.app.selected_entry().map(|e| e.name.as_str()),
         Some("argmax")
     );
-    let s = screen(&mut app, 100, 30);
+    let s = screen(&mut view, 100, 30);
     assert!(
         s.contains("not drawn: int64 tensor; only float tensors are drawn"),
         "{s}"
     );
     insta::assert_snapshot!("non_drawable", s);
-    press(&mut app, &["k"]);
-    let s = screen(&mut app, 100, 30);
+    press(&mut view, &["k"]);
+    let s = screen(&mut view, 100, 30);
     assert!(
         s.contains("a vector of 64 values, not a feature map"),
         "{s}"
     );
     assert!(s.contains("64 values · min 0.000 · max 7.875"), "{s}");
     // Enter explains instead of zooming; export refuses.
-    press(&mut app, &["<enter>"]);
-    assert!(!app.is_zoomed());
-    assert!(app.message().is_some_and(|m| m.contains("is not drawn")));
-    assert!(press(&mut app, &["e"]).is_none());
+    press(&mut view, &["<enter>"]);
+    assert!(!view.app.is_zoomed());
+    assert!(view
+        .app
+        .message()
+        .is_some_and(|m| m.contains("is not drawn")));
+    assert!(press(&mut view, &["e"]).is_none());
     // The input image is there whatever the layer.
-    press(&mut app, &["s", "s", "s"]);
-    assert_eq!(app.view(), View::Input);
-    assert!(screen(&mut app, 100, 30).contains("input 32×32"));
+    press(&mut view, &["s", "s", "s"]);
+    assert_eq!(view.app.view(), View::Input);
+    assert!(screen(&mut view, 100, 30).contains("input 32×32"));
 }
 
 #[test]
 fn views_cycle_and_styles_change() {
-    let mut app = app();
-    for view in ["sum", "overlay", "input", "grid"] {
-        press(&mut app, &["s"]);
-        let s = screen(&mut app, 100, 30);
-        assert_eq!(app.view().name(), view);
-        assert!(s.contains(&format!("· {view} ·")), "{s}");
+    let mut view = viewer();
+    for name in ["sum", "overlay", "input", "grid"] {
+        press(&mut view, &["s"]);
+        let s = screen(&mut view, 100, 30);
+        assert_eq!(view.app.view().name(), name);
+        assert!(s.contains(&format!("· {name} ·")), "{s}");
     }
-    press(&mut app, &["c", "n", "o"]);
-    let s = screen(&mut app, 100, 30);
+    press(&mut view, &["c", "n", "o"]);
+    let s = screen(&mut view, 100, 30);
     assert!(s.contains("magma · per-layer · by mean"), "{s}");
 }
 
 #[test]
 fn order_by_mean() {
-    let mut app = app();
-    press(&mut app, &["j", "j", "j", "o"]);
-    draw(&mut app, 100, 30);
+    let mut view = viewer();
+    press(&mut view, &["j", "j", "j", "o"]);
+    draw(&mut view, 100, 30);
     // gap-like "wide" layer: the first tile is now the channel with the highest mean.
-    assert!(app.ordered_by_mean());
-    let first = app.channel_at(0);
-    press(&mut app, &["<esc>"]);
-    assert_eq!(app.position_of(first), 0);
-    press(&mut app, &["o"]);
-    assert_eq!(app.channel_at(0), 0);
+    assert!(view.app.ordered_by_mean());
+    let first = view.app.channel_at(0);
+    press(&mut view, &["<esc>"]);
+    assert_eq!(view.app.position_of(first), 0);
+    press(&mut view, &["o"]);
+    assert_eq!(view.app.channel_at(0), 0);
 }
 
 #[test]
 fn mouse_selects_layers_and_tiles() {
-    let mut app = app();
-    let buf = draw(&mut app, 100, 30);
+    let mut view = viewer();
+    let buf = draw(&mut view, 100, 30);
     // Find the row that shows pool1 in the sidebar and click it.
     let s = text(&buf);
     let row = s
@@ -394,15 +331,18 @@ fn mouse_selects_layers_and_tiles() {
             modifiers: KeyModifiers::NONE,
         })
     };
-    app.handle_event(&click(3, row));
-    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("pool1"));
+    view.handle_event(&click(3, row));
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("pool1")
+    );
     // Click the third tile: that channel is selected; clicking it again zooms.
-    draw(&mut app, 100, 30);
-    let (x, y) = tile_centre(&buf_after(&mut app), 2);
-    app.handle_event(&click(x, y));
-    assert_eq!(app.channel(), 2);
-    app.handle_event(&click(x, y));
-    assert!(app.is_zoomed());
+    draw(&mut view, 100, 30);
+    let (x, y) = tile_centre(&buf_after(&mut view), 2);
+    view.handle_event(&click(x, y));
+    assert_eq!(view.app.channel(), 2);
+    view.handle_event(&click(x, y));
+    assert!(view.app.is_zoomed());
     // The wheel over the sidebar moves between layers.
     let wheel = Event::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollDown,
@@ -410,13 +350,16 @@ fn mouse_selects_layers_and_tiles() {
         row,
         modifiers: KeyModifiers::NONE,
     });
-    draw(&mut app, 100, 30);
-    app.handle_event(&wheel);
-    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("wide"));
+    draw(&mut view, 100, 30);
+    view.handle_event(&wheel);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("wide")
+    );
 }
 
-fn buf_after(app: &mut App) -> Buffer {
-    draw(app, 100, 30)
+fn buf_after(view: &mut Viewer) -> Buffer {
+    draw(view, 100, 30)
 }
 
 /// The centre of the `n`-th picture tile in reading order: tiles are the runs of `▀` as wide
@@ -450,23 +393,23 @@ fn tile_centre(buf: &Buffer, n: usize) -> (u16, u16) {
 
 #[test]
 fn pictures_are_cached_per_view_state() {
-    let mut app = app();
-    draw(&mut app, 100, 30);
-    let after_first = app.cached_pictures();
+    let mut view = viewer();
+    draw(&mut view, 100, 30);
+    let after_first = view.cached_pictures();
     assert_eq!(after_first, 7, "6 tiles and the sum");
     // Moving the selection redraws no picture; a new colormap makes new ones.
-    press(&mut app, &["l", "l"]);
-    draw(&mut app, 100, 30);
-    assert_eq!(app.cached_pictures(), after_first);
-    press(&mut app, &["c"]);
-    draw(&mut app, 100, 30);
-    assert_eq!(app.cached_pictures(), after_first + 6 + 1);
+    press(&mut view, &["l", "l"]);
+    draw(&mut view, 100, 30);
+    assert_eq!(view.cached_pictures(), after_first);
+    press(&mut view, &["c"]);
+    draw(&mut view, 100, 30);
+    assert_eq!(view.cached_pictures(), after_first + 6 + 1);
 }
 
 #[test]
 fn half_blocks_follow_the_colormap() {
-    let mut app = app();
-    let buf = draw(&mut app, 100, 30);
+    let mut view = viewer();
+    let buf = draw(&mut view, 100, 30);
     // The sum of conv1 is lowest at the top-right corner ((y − x) most negative) and highest at
     // the bottom-left; viridis runs from dark purple to yellow.
     let cells: Vec<_> = buf.content().iter().filter(|c| c.symbol() == "▀").collect();
@@ -487,8 +430,8 @@ fn without_truecolor_pictures_use_256_colours() {
         graphics: Graphics::halfblocks(Colours::Palette256),
         ..AppOptions::default()
     };
-    let mut app = App::with_activations(synthetic(), opts);
-    let buf = draw(&mut app, 100, 30);
+    let mut view = Viewer::new(App::with_activations(synthetic(), opts), AREA);
+    let buf = draw(&mut view, 100, 30);
     for c in buf.content().iter().filter(|c| c.symbol() == "▀") {
         assert!(matches!(c.fg, Color::Indexed(_)), "{c:?}");
     }
@@ -500,13 +443,13 @@ fn no_color_makes_the_chrome_monochrome() {
         no_color: true,
         ..AppOptions::default()
     };
-    let mut app = App::with_activations(synthetic(), opts);
+    let mut view = Viewer::new(App::with_activations(synthetic(), opts), AREA);
     let mut pictures = 0;
     for keys in [&[][..], &["?"][..], &["<esc>", "<enter>"][..]] {
-        press(&mut app, keys);
-        let buf = draw(&mut app, 100, 30);
+        press(&mut view, keys);
+        let buf = draw(&mut view, 100, 30);
         for c in buf.content() {
-            if c.symbol() == "▀" || (app.is_zoomed() && c.bg != Color::Reset) {
+            if c.symbol() == "▀" || (view.app.is_zoomed() && c.bg != Color::Reset) {
                 pictures += 1;
                 continue;
             }
@@ -537,20 +480,23 @@ fn loading_shows_the_graph_layers() {
     let model =
         featscope::model::Model::from_bytes(std::path::Path::new("tiny.onnx"), bytes.into())
             .expect("model");
-    let mut app = App::new(AppOptions::default());
-    app.set_model(model);
-    let s = screen(&mut app, 100, 30);
+    let mut view = Viewer::new(App::new(AppOptions::default()), AREA);
+    view.app.set_model(model);
+    let s = screen(&mut view, 100, 30);
     assert!(s.contains("c1") && s.contains("r1"), "{s}");
     assert!(s.contains("2×6×6"), "declared shape of the output: {s}");
     assert!(s.contains("opening the model…"), "{s}");
     // Keys answer while loading; q quits.
-    press(&mut app, &["j", "?", "<esc>", "s", "e"]);
-    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("r1"));
-    assert!(matches!(press(&mut app, &["q"]), Some(Effect::Quit)));
+    press(&mut view, &["j", "?", "<esc>", "s", "e"]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("r1")
+    );
+    assert!(matches!(press(&mut view, &["q"]), Some(Effect::Quit)));
     // Ctrl-C quits too, even while typing a filter.
-    press(&mut app, &["/"]);
+    press(&mut view, &["/"]);
     let ctrl_c = Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-    assert!(matches!(app.handle_event(&ctrl_c), Some(Effect::Quit)));
+    assert!(matches!(view.handle_event(&ctrl_c), Some(Effect::Quit)));
 }
 
 /// The engine options the command line would give for `--backend tract`.
@@ -588,29 +534,32 @@ fn real_model_through_the_analyzer() {
     };
     let model = Model::open(&model_path).expect("model");
     let out = tempfile::tempdir().expect("tempdir");
-    let mut app = App::new(AppOptions {
-        export_dir: out.path().join("export"),
-        image_path: image.clone(),
-        ..AppOptions::default()
-    });
-    app.set_model(model.clone());
-    let loading = screen(&mut app, 120, 40);
+    let mut view = Viewer::new(
+        App::new(AppOptions {
+            export_dir: out.path().join("export"),
+            image_path: image.clone(),
+            ..AppOptions::default()
+        }),
+        AREA,
+    );
+    view.app.set_model(model.clone());
+    let loading = screen(&mut view, 120, 40);
     assert!(loading.contains(first), "{loading}");
 
     let mut analyzer = Analyzer::open(model, &tract_config(), &Selection::All).expect("engine");
     let acts = analyzer.compute(&image).expect("inference");
-    app.on_message(Msg::Ready(Box::new(acts)));
-    let s = screen(&mut app, 120, 40);
+    view.app.on_message(Msg::Ready(Box::new(acts)));
+    let s = screen(&mut view, 120, 40);
     assert!(s.contains(first) && s.contains(shape), "{s}");
     assert!(s.contains("tract"), "engine in the status bar: {s}");
     assert!(s.contains("channel 0 of"), "{s}");
     // Every layer can be selected and drawn.
-    for _ in 0..app.entries().len() {
-        press(&mut app, &["j"]);
-        screen(&mut app, 120, 40);
+    for _ in 0..view.app.entries().len() {
+        press(&mut view, &["j"]);
+        screen(&mut view, 120, 40);
     }
-    press(&mut app, &["g"]);
-    match press(&mut app, &["e"]) {
+    press(&mut view, &["g"]);
+    match press(&mut view, &["e"]) {
         Some(Effect::Export(job)) => {
             let files = job.run().expect("export");
             let names: Vec<String> = files
@@ -620,8 +569,8 @@ fn real_model_through_the_analyzer() {
             assert!(names.iter().any(|n| n.ends_with("_grid.png")), "{names:?}");
             assert!(names.iter().any(|n| n.ends_with("_sum.png")), "{names:?}");
             assert!(names.contains(&"summary.json".to_string()), "{names:?}");
-            app.on_message(Msg::Exported(Ok(files)));
-            assert!(app.message().is_some_and(|m| m.contains("_grid.png")));
+            view.app.on_message(Msg::Exported(Ok(files)));
+            assert!(view.app.message().is_some_and(|m| m.contains("_grid.png")));
         }
         _ => panic!("e should export the selected layer"),
     }
@@ -662,14 +611,17 @@ fn escape_sequences_in_names_never_reach_the_screen() {
     .expect("write image");
 
     let model = Model::open(&model_path).expect("model");
-    let mut app = App::new(AppOptions {
-        image_path: image_path.clone(),
-        export_dir: dir.path().join("out\x1b[2J"),
-        ..AppOptions::default()
-    });
-    let check = |app: &mut App, label: &str| {
+    let mut view = Viewer::new(
+        App::new(AppOptions {
+            image_path: image_path.clone(),
+            export_dir: dir.path().join("out\x1b[2J"),
+            ..AppOptions::default()
+        }),
+        AREA,
+    );
+    let check = |view: &mut Viewer, label: &str| {
         for (w, h) in [(100, 30), (60, 16)] {
-            let buf = draw(app, w, h);
+            let buf = draw(view, w, h);
             for cell in buf.content() {
                 let sym = cell.symbol();
                 assert!(
@@ -680,15 +632,16 @@ fn escape_sequences_in_names_never_reach_the_screen() {
             }
         }
     };
-    app.set_model(model.clone());
-    check(&mut app, "loading");
-    app.on_message(Msg::Stage(format!("running on {}", image_path.display())));
-    check(&mut app, "stage");
+    view.app.set_model(model.clone());
+    check(&mut view, "loading");
+    view.app
+        .on_message(Msg::Stage(format!("running on {}", image_path.display())));
+    check(&mut view, "stage");
     let mut analyzer = Analyzer::open(model, &tract_config(), &Selection::All).expect("engine");
     let acts = analyzer.compute(&image_path).expect("inference");
-    app.on_message(Msg::Ready(Box::new(acts)));
-    check(&mut app, "grid");
-    let s = screen(&mut app, 100, 30);
+    view.app.on_message(Msg::Ready(Box::new(acts)));
+    check(&mut view, "grid");
+    let s = screen(&mut view, 100, 30);
     assert!(
         s.contains("evil?[2J?]0;pwned?"),
         "names are shown, neutralised: {s}"
@@ -701,17 +654,118 @@ fn escape_sequences_in_names_never_reach_the_screen() {
         &["?"],
         &["<esc>", "/", "e"],
     ] {
-        press(&mut app, keys);
-        check(&mut app, &format!("after {keys:?}"));
+        press(&mut view, keys);
+        check(&mut view, &format!("after {keys:?}"));
     }
-    press(&mut app, &["<esc>"]);
-    app.on_message(Msg::Exported(Err(
+    press(&mut view, &["<esc>"]);
+    view.app.on_message(Msg::Exported(Err(
         "cannot write out\x1b[2J/x.png\x07".into()
     )));
-    check(&mut app, "export error");
-    app.on_message(Msg::Failed(format!(
+    check(&mut view, "export error");
+    view.app.on_message(Msg::Failed(format!(
         "{}: \x1b[31mbroken",
         image_path.display()
     )));
-    check(&mut app, "failure");
+    check(&mut view, "failure");
+}
+
+#[test]
+fn layout_is_computed_without_drawing() {
+    use featscope::tui::layout::{Body, ViewLayout};
+    use ratatui::layout::Position;
+    let mut app = App::with_activations(synthetic(), AppOptions::default());
+    let area = Rect::new(0, 0, 100, 30);
+    let layout = ViewLayout::compute(&app, area, None);
+    // conv1's six tiles and its sum, on one page; every layer has a row in the sidebar.
+    let Body::Grid(grid) = &layout.body else {
+        panic!("a grid: {:?}", layout.body);
+    };
+    assert_eq!(grid.tiles.len(), 6);
+    assert_eq!((grid.page, grid.pages), (1, 1));
+    assert!(grid.sum.is_some());
+    assert_eq!(layout.sidebar.shown, (0..7).collect::<Vec<_>>());
+    // The same state gives the same layout.
+    assert_eq!(ViewLayout::compute(&app, area, Some(&layout)), layout);
+
+    // Click the fourth tile, never drawn: its channel is selected; again, it zooms.
+    let (rect, position) = grid.tiles[3];
+    let centre = Position::new(rect.x + rect.width / 2, rect.y + rect.height / 2);
+    assert_eq!(layout.tile_at(centre), Some(3));
+    let click = Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: centre.x,
+        row: centre.y,
+        modifiers: KeyModifiers::NONE,
+    });
+    app.handle_event(&click, &layout);
+    assert_eq!(app.channel(), position);
+    app.handle_event(&click, &layout);
+    assert!(app.is_zoomed());
+    // Zoomed, the layout is one picture with the cursor, and the click regions follow.
+    let zoomed = ViewLayout::compute(&app, area, Some(&layout));
+    assert!(matches!(zoomed.body, Body::Single(ref s) if s.cursor));
+    assert_eq!(zoomed.tile_at(centre), None);
+    assert!(zoomed.zoomed().is_some());
+
+    // A click on the sidebar's third row selects pool1.
+    let row = layout.sidebar.rows;
+    let pool = Position::new(row.x + 1, row.y + 2);
+    assert_eq!(layout.entry_at(pool), Some(2));
+    app.handle_event(&key(KeyCode::Esc), &zoomed);
+    let browse = ViewLayout::compute(&app, area, Some(&zoomed));
+    let click_row = Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: pool.x,
+        row: pool.y,
+        modifiers: KeyModifiers::NONE,
+    });
+    app.handle_event(&click_row, &browse);
+    assert_eq!(app.selected_entry().map(|e| e.name.as_str()), Some("pool1"));
+
+    // Too small a screen lays out nothing to click.
+    let tiny = ViewLayout::compute(&app, Rect::new(0, 0, 30, 10), None);
+    assert!(tiny.too_small);
+    assert_eq!(tiny.tile_at(centre), None);
+    assert_eq!(tiny.entry_at(pool), None);
+}
+
+#[test]
+fn modes_follow_keys() {
+    use featscope::tui::app::{Behind, Mode};
+    let mut view = viewer();
+    assert_eq!(view.app.mode(), Mode::Browse);
+    press(&mut view, &["<enter>"]);
+    assert_eq!(view.app.mode(), Mode::Zoom);
+    // Help over zoom goes back to zoom; the filter over zoom too.
+    press(&mut view, &["?"]);
+    assert_eq!(
+        view.app.mode(),
+        Mode::Help {
+            scroll: 0,
+            behind: Behind::Zoom
+        }
+    );
+    press(&mut view, &["?"]);
+    assert_eq!(view.app.mode(), Mode::Zoom);
+    press(&mut view, &["/"]);
+    assert_eq!(
+        view.app.mode(),
+        Mode::Filter {
+            behind: Behind::Zoom
+        }
+    );
+    press(&mut view, &["<enter>", "<esc>"]);
+    assert_eq!(view.app.mode(), Mode::Browse);
+    // Help scrolls no further than its text.
+    let mut small = Viewer::new(
+        App::with_activations(synthetic(), AppOptions::default()),
+        Rect::new(0, 0, 60, 20),
+    );
+    press(&mut small, &["?"]);
+    let most = small.layout().help.as_ref().expect("help box").max_scroll;
+    assert!(most > 0);
+    for _ in 0..100 {
+        press(&mut small, &["j"]);
+    }
+    assert!(matches!(small.app.mode(), Mode::Help { scroll, .. } if scroll == most));
 }

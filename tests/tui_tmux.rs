@@ -13,6 +13,23 @@ struct Tmux {
 
 impl Tmux {
     fn start(name: &str, width: u16, height: u16, shell_command: &str) -> Option<Tmux> {
+        Tmux::start_in(
+            name,
+            width,
+            height,
+            Path::new(env!("CARGO_MANIFEST_DIR")),
+            shell_command,
+        )
+    }
+
+    /// A session whose shell starts in `folder`.
+    fn start_in(
+        name: &str,
+        width: u16,
+        height: u16,
+        folder: &Path,
+        shell_command: &str,
+    ) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             if std::env::var("FEATSCOPE_REQUIRE_TMUX").as_deref() == Ok("1") {
                 panic!("tmux is not installed, and FEATSCOPE_REQUIRE_TMUX=1");
@@ -39,7 +56,7 @@ impl Tmux {
             "-y",
             &height.to_string(),
             "-c",
-            env!("CARGO_MANIFEST_DIR"),
+            &folder.to_string_lossy(),
             shell_command,
         ]);
         assert!(
@@ -161,6 +178,46 @@ fn bundled_model_in_tmux() {
     let screen = tmux.wait_for("EXIT=0", Duration::from_secs(10));
     // The alternate screen is gone: the view's chrome is no longer on the pane.
     assert!(!screen.contains("Layers (94)"), "{screen}");
+}
+
+/// What `cargo install` or a downloaded binary gives: featscope alone, run with no arguments in a
+/// folder with no models. It opens the seed CNN and the photo built into it.
+#[test]
+fn the_binary_alone_opens_the_built_in_default() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let empty = home.path().join("empty");
+    std::fs::create_dir(&empty).expect("folder");
+    let bin = empty.join("featscope");
+    std::fs::copy(env!("CARGO_BIN_EXE_featscope"), &bin).expect("copy the binary");
+    let cache = home.path().join("cache");
+    let command = format!(
+        "sh -c {}",
+        quote(&format!(
+            "HOME={} XDG_CACHE_HOME={} ./featscope; echo EXIT=$?; sleep 600",
+            quote(&home.path().to_string_lossy()),
+            quote(&cache.to_string_lossy())
+        ))
+    );
+    let Some(tmux) = Tmux::start_in("alone", 120, 40, &empty, &command) else {
+        return;
+    };
+    // The seed CNN: four convolutions of 9 channels; its first layer selected and drawn.
+    tmux.wait_for(" conv1 · Conv · 1×9×", Duration::from_secs(60));
+    for part in ["channel 0 of 9", "sum of 9 channels", "▀"] {
+        tmux.wait_for(part, Duration::from_secs(60));
+    }
+    tmux.send("q");
+    tmux.wait_for("EXIT=0", Duration::from_secs(10));
+    // The built-in files went to the cache, nothing into the folder the binary was run in.
+    let built_in = cache.join(format!("featscope/built-in-{}", env!("CARGO_PKG_VERSION")));
+    for name in ["seed_cnn.onnx", "seed_cnn.featscope.json", "chelsea.png"] {
+        assert!(built_in.join(name).is_file(), "{name} in {built_in:?}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&empty)
+        .expect("read folder")
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("featscope")]);
 }
 
 #[test]

@@ -1,12 +1,11 @@
 //! The view's state and everything a key, a click or a worker message does to it. No terminal
 //! here: tests build an [`App`] from synthetic [`Activations`] and drive it with crossterm events.
 
-use super::graphics::{Graphics, Picture};
-use super::grid::GridLayout;
+use super::graphics::Graphics;
 use super::halfblock::Colours;
 use super::keymap::{self, Action, Context};
 use super::layers::{Drawing, Entry, LayerInfo};
-use super::picture::{self, PicKey, PictureCache, Subject};
+use super::layout::ViewLayout;
 use crate::activations::{Activations, FeatureMaps, Layer};
 use crate::model::{sanitize, Model};
 use crate::render::{Colormap, Normalization};
@@ -14,7 +13,7 @@ use crate::snapshot::SnapshotOptions;
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Position;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -124,17 +123,30 @@ pub enum Load {
     Failed(String),
 }
 
-/// Screen regions from the last frame, for mouse clicks.
-#[derive(Clone, Debug, Default)]
-pub struct Hits {
-    /// The sidebar's list rows, and the entry shown on each.
-    pub list: Rect,
-    pub list_entries: Vec<usize>,
-    /// Channel tiles on the current page.
-    pub tiles: Vec<(Rect, usize)>,
-    /// The zoomed picture and the map size it shows.
-    pub zoom: Option<(Rect, usize, usize)>,
-    pub main: Rect,
+/// What the keys are doing: browsing layers and channels, looking at one picture with a
+/// cursor, typing a filter, or reading the help (over what was there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Browse,
+    Zoom,
+    Filter { behind: Behind },
+    Help { scroll: u16, behind: Behind },
+}
+
+/// What the help or the filter line goes back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behind {
+    Browse,
+    Zoom,
+}
+
+impl From<Behind> for Mode {
+    fn from(b: Behind) -> Mode {
+        match b {
+            Behind::Browse => Mode::Browse,
+            Behind::Zoom => Mode::Zoom,
+        }
+    }
 }
 
 /// Cursor moves per far step (H J K L in zoom).
@@ -148,25 +160,19 @@ pub struct App {
     model: Option<Model>,
     load: Load,
     view: View,
-    zoom: bool,
-    /// (y, x) in the selected layer's map.
+    mode: Mode,
+    /// (y, x) in the selected layer's map: where zoom's cursor is, and comes back to.
     cursor: (usize, usize),
     /// The selected channel (an index into the layer, not a grid position).
     channel: usize,
     by_mean: bool,
     colormap: Colormap,
     normalization: Normalization,
-    help: bool,
-    pub(crate) help_scroll: u16,
+    /// Layers whose name or op contains this (lower-cased) show in the list.
     filter: String,
-    filter_editing: bool,
     message: Option<String>,
+    /// The selected layer's statistics, worked out when it is selected.
     infos: HashMap<usize, Rc<LayerInfo>>,
-    pictures: PictureCache,
-    pub(crate) hits: Hits,
-    /// The grid as last drawn, for row and page moves.
-    pub(crate) grid: Option<GridLayout>,
-    pub(crate) list_offset: usize,
     /// Set when an overlay closes: terminal images under it must be sent again.
     full_redraw: bool,
 }
@@ -186,20 +192,13 @@ impl App {
                 stage: "opening the model".into(),
             },
             view: View::Grid,
-            zoom: false,
+            mode: Mode::Browse,
             cursor: (0, 0),
             channel: 0,
             by_mean: false,
-            help: false,
-            help_scroll: 0,
             filter: String::new(),
-            filter_editing: false,
             message: None,
             infos: HashMap::new(),
-            pictures: PictureCache::default(),
-            hits: Hits::default(),
-            grid: None,
-            list_offset: 0,
             full_redraw: false,
         }
     }
@@ -231,7 +230,6 @@ impl App {
             .collect();
         self.acts = Some(Arc::new(acts));
         self.infos.clear();
-        self.pictures.clear();
         self.load = Load::Ready;
         // Keep the layer picked while loading; else start on the first drawable one.
         self.selected = before
@@ -245,6 +243,7 @@ impl App {
             .map(|f| (f.height / 2, f.width / 2))
             .unwrap_or((0, 0));
         self.fix_selection_for_filter();
+        self.work_out_info();
     }
 
     pub fn on_message(&mut self, msg: Msg) {
@@ -304,8 +303,23 @@ impl App {
         self.view
     }
 
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// A single picture with its cursor, also under the help.
     pub fn is_zoomed(&self) -> bool {
-        self.zoom
+        matches!(
+            self.mode,
+            Mode::Zoom
+                | Mode::Help {
+                    behind: Behind::Zoom,
+                    ..
+                }
+                | Mode::Filter {
+                    behind: Behind::Zoom
+                }
+        )
     }
 
     pub fn cursor(&self) -> (usize, usize) {
@@ -329,7 +343,14 @@ impl App {
     }
 
     pub fn help_visible(&self) -> bool {
-        self.help
+        matches!(self.mode, Mode::Help { .. })
+    }
+
+    pub fn help_scroll(&self) -> u16 {
+        match self.mode {
+            Mode::Help { scroll, .. } => scroll,
+            _ => 0,
+        }
     }
 
     pub fn filter(&self) -> &str {
@@ -337,7 +358,7 @@ impl App {
     }
 
     pub fn filter_editing(&self) -> bool {
-        self.filter_editing
+        matches!(self.mode, Mode::Filter { .. })
     }
 
     pub fn message(&self) -> Option<&str> {
@@ -360,14 +381,6 @@ impl App {
         self.model.as_ref()
     }
 
-    /// Current page and page count of the grid as last drawn (1-based page).
-    pub fn page(&self) -> (usize, usize) {
-        match (self.grid, self.feature_maps()) {
-            (Some(g), Some(_)) => (self.position_of(self.channel) / g.per_page + 1, g.pages),
-            _ => (1, 1),
-        }
-    }
-
     /// Entries that pass the filter, as indices into [`App::entries`].
     pub fn visible(&self) -> Vec<usize> {
         let f = self.filter.to_lowercase();
@@ -376,15 +389,24 @@ impl App {
             .collect()
     }
 
-    /// Statistics and derived maps of the selected layer, computed on first use.
-    pub fn info(&mut self) -> Option<Rc<LayerInfo>> {
-        let pos = self.selected_entry()?.layer?;
-        if let Some(info) = self.infos.get(&pos) {
-            return Some(info.clone());
+    /// Statistics and derived maps of the selected layer.
+    pub fn info(&self) -> Option<Rc<LayerInfo>> {
+        self.infos.get(&self.selected_entry()?.layer?).cloned()
+    }
+
+    /// Works out the selected layer's statistics once (drawing and the by-mean order read
+    /// them).
+    fn work_out_info(&mut self) {
+        let Some(pos) = self.selected_entry().and_then(|e| e.layer) else {
+            return;
+        };
+        if self.infos.contains_key(&pos) {
+            return;
         }
-        let info = Rc::new(LayerInfo::new(self.feature_maps()?));
-        self.infos.insert(pos, info.clone());
-        Some(info)
+        if let Some(fm) = self.feature_maps() {
+            let info = Rc::new(LayerInfo::new(fm));
+            self.infos.insert(pos, info);
+        }
     }
 
     /// The channel at grid position `p` in the current order.
@@ -411,7 +433,7 @@ impl App {
     }
 
     /// The value under the zoom cursor, for the subject shown.
-    pub fn cursor_value(&mut self) -> Option<f32> {
+    pub fn cursor_value(&self) -> Option<f32> {
         let (y, x) = self.cursor;
         let info = self.info()?;
         let fm = self.feature_maps()?;
@@ -436,85 +458,53 @@ impl App {
     pub fn set_graphics(&mut self, graphics: Graphics) {
         if graphics != self.opts.graphics {
             self.opts.graphics = graphics;
-            self.pictures.clear();
             self.full_redraw = true;
         }
-    }
-
-    // ---- pictures ----
-
-    pub(crate) fn begin_frame(&mut self) {
-        self.pictures.next_frame();
-    }
-
-    /// How many encoded pictures are cached (tests, benches).
-    pub fn cached_pictures(&self) -> usize {
-        self.pictures.len()
-    }
-
-    /// The picture of `subject` for the selected layer at `cols × rows` cells of
-    /// `px_w × px_h` pixels, encoded on first use and cached.
-    pub(crate) fn picture(&mut self, subject: Subject, fit: picture::Fit) -> Option<&Picture> {
-        let acts = self.acts.clone()?;
-        let layer_pos = self.selected_entry().and_then(|e| e.layer);
-        let key = PicKey {
-            layer: layer_pos.unwrap_or(usize::MAX),
-            subject,
-            colormap: self.colormap,
-            per_layer: self.normalization == Normalization::PerLayer,
-            cols: fit.cols,
-            rows: fit.rows,
-            px_w: fit.px_w,
-            px_h: fit.px_h,
-        }
-        .canonical();
-        let info = match subject {
-            Subject::Input => None,
-            _ => Some(self.info()?),
-        };
-        let layer = layer_pos.and_then(|p| acts.layers.get(p));
-        let graphics = &self.opts.graphics;
-        Some(self.pictures.get_or_insert_with(key, || {
-            let img = picture::build_image(&acts, layer, info.as_deref(), &key);
-            super::graphics::encode(graphics, img, key.cols, key.rows)
-        }))
     }
 
     // ---- events ----
 
     /// The contexts whose bindings apply now, most specific first.
     fn contexts(&self) -> &'static [Context] {
-        if self.help {
-            &[Context::Always, Context::Help, Context::Global]
-        } else if self.filter_editing {
-            &[Context::Always, Context::Filter]
-        } else if self.zoom {
-            &[Context::Always, Context::Zoom, Context::Global]
-        } else {
-            &[Context::Always, Context::Browse, Context::Global]
+        match self.mode {
+            Mode::Help { .. } => &[Context::Always, Context::Help, Context::Global],
+            Mode::Filter { .. } => &[Context::Always, Context::Filter],
+            Mode::Zoom => &[Context::Always, Context::Zoom, Context::Global],
+            Mode::Browse => &[Context::Always, Context::Browse, Context::Global],
         }
     }
 
-    pub fn handle_event(&mut self, ev: &Event) -> Option<Effect> {
+    /// What is under the help or the filter line.
+    fn behind(&self) -> Behind {
+        if self.is_zoomed() {
+            Behind::Zoom
+        } else {
+            Behind::Browse
+        }
+    }
+
+    /// A key or a click on the screen `layout` describes (rows of tiles, pages, the help's
+    /// height, what was clicked).
+    pub fn handle_event(&mut self, ev: &Event, layout: &ViewLayout) -> Option<Effect> {
         match ev {
-            Event::Key(key) => self.handle_key(key),
+            Event::Key(key) => self.handle_key(key, layout),
             Event::Mouse(m) => {
-                self.handle_mouse(m);
+                self.handle_mouse(m, layout);
                 None
             }
             _ => None,
         }
     }
 
-    pub fn handle_key(&mut self, key: &KeyEvent) -> Option<Effect> {
+    pub fn handle_key(&mut self, key: &KeyEvent, layout: &ViewLayout) -> Option<Effect> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
         self.message = None;
         match keymap::lookup(self.contexts(), key) {
-            Some(action) => self.apply(action),
+            Some(action) => self.apply(action, layout),
             None => {
-                if self.filter_editing {
+                if self.filter_editing() {
                     if let KeyCode::Char(c) = key.code {
                         if !key
                             .modifiers
@@ -532,36 +522,50 @@ impl App {
     }
 
     /// Does what a binding names.
-    pub fn apply(&mut self, action: Action) -> Option<Effect> {
+    pub fn apply(&mut self, action: Action, layout: &ViewLayout) -> Option<Effect> {
         match action {
             Action::Quit => return Some(Effect::Quit),
-            Action::ToggleHelp => {
-                self.full_redraw |= self.help;
-                self.help = !self.help;
-                self.help_scroll = 0;
-            }
+            Action::ToggleHelp => match self.mode {
+                Mode::Help { behind, .. } => self.close_help(behind),
+                _ => {
+                    self.mode = Mode::Help {
+                        scroll: 0,
+                        behind: self.behind(),
+                    }
+                }
+            },
             Action::CloseHelp => {
-                self.full_redraw |= self.help;
-                self.help = false;
+                if let Mode::Help { behind, .. } = self.mode {
+                    self.close_help(behind);
+                }
             }
-            Action::HelpDown => self.help_scroll = self.help_scroll.saturating_add(1),
-            Action::HelpUp => self.help_scroll = self.help_scroll.saturating_sub(1),
+            Action::HelpDown | Action::HelpUp => {
+                if let Mode::Help { scroll, behind } = self.mode {
+                    let most = layout.help.as_ref().map(|h| h.max_scroll).unwrap_or(0);
+                    let scroll = if action == Action::HelpDown {
+                        scroll.saturating_add(1).min(most)
+                    } else {
+                        scroll.saturating_sub(1)
+                    };
+                    self.mode = Mode::Help { scroll, behind };
+                }
+            }
             Action::LayerDown => self.move_layer(1),
             Action::LayerUp => self.move_layer(-1),
             Action::FirstLayer => self.move_layer(isize::MIN / 2),
             Action::LastLayer => self.move_layer(isize::MAX / 2),
             Action::ChannelNext => self.move_channel(1),
             Action::ChannelPrev => self.move_channel(-1),
-            Action::RowDown => self.move_rows(1),
-            Action::RowUp => self.move_rows(-1),
-            Action::PageDown => self.move_page(1),
-            Action::PageUp => self.move_page(-1),
+            Action::RowDown => self.move_rows(1, layout),
+            Action::RowUp => self.move_rows(-1, layout),
+            Action::PageDown => self.move_page(1, layout),
+            Action::PageUp => self.move_page(-1, layout),
             Action::FirstChannel => self.move_channel(isize::MIN / 2),
             Action::LastChannel => self.move_channel(isize::MAX / 2),
             Action::Zoom => self.enter_zoom(),
             Action::Back => {
-                if self.zoom {
-                    self.zoom = false;
+                if self.mode == Mode::Zoom {
+                    self.mode = Mode::Browse;
                 } else if !self.filter.is_empty() {
                     self.filter.clear();
                 }
@@ -569,15 +573,12 @@ impl App {
             Action::CycleView => self.view = self.view.next(),
             Action::NextColormap => self.colormap = self.colormap.next(),
             Action::ToggleNormalization => self.normalization = self.normalization.toggle(),
-            Action::ToggleOrder => {
-                self.by_mean = !self.by_mean;
-                // The order needs the layer's means.
-                let _ = self.info();
-            }
+            Action::ToggleOrder => self.by_mean = !self.by_mean,
             Action::StartFilter => {
-                self.filter_editing = true;
-                self.full_redraw |= self.help;
-                self.help = false;
+                self.full_redraw |= self.help_visible();
+                self.mode = Mode::Filter {
+                    behind: self.behind(),
+                };
             }
             Action::Export => return self.export(),
             Action::CursorLeft => self.move_cursor(0, -1),
@@ -588,10 +589,16 @@ impl App {
             Action::CursorRightFar => self.move_cursor(0, FAR),
             Action::CursorUpFar => self.move_cursor(-FAR, 0),
             Action::CursorDownFar => self.move_cursor(FAR, 0),
-            Action::FilterApply => self.filter_editing = false,
+            Action::FilterApply => {
+                if let Mode::Filter { behind } = self.mode {
+                    self.mode = behind.into();
+                }
+            }
             Action::FilterClear => {
                 self.filter.clear();
-                self.filter_editing = false;
+                if let Mode::Filter { behind } = self.mode {
+                    self.mode = behind.into();
+                }
             }
             Action::FilterBackspace => {
                 self.filter.pop();
@@ -602,27 +609,33 @@ impl App {
         None
     }
 
-    fn handle_mouse(&mut self, m: &MouseEvent) {
+    /// Closes the help; terminal pictures under it are sent again.
+    fn close_help(&mut self, behind: Behind) {
+        self.mode = behind.into();
+        self.full_redraw = true;
+    }
+
+    fn handle_mouse(&mut self, m: &MouseEvent, layout: &ViewLayout) {
         let at = Position::new(m.column, m.row);
-        let in_list = self.hits.list.contains(at);
+        let in_list = layout.sidebar.rows.contains(at);
         match m.kind {
             MouseEventKind::Down(MouseButton::Left) => {
-                if in_list {
-                    let row = (m.row - self.hits.list.y) as usize;
-                    if let Some(&i) = self.hits.list_entries.get(row) {
-                        self.select(i);
-                    }
-                } else if let Some(&(_, c)) = self.hits.tiles.iter().find(|(r, _)| r.contains(at)) {
+                if let Some(i) = layout.entry_at(at) {
+                    self.select(i);
+                } else if let Some(p) = layout.tile_at(at) {
+                    let c = self.channel_at(p);
                     // A click on the selected tile zooms into it, like Enter.
                     if c == self.channel {
                         self.enter_zoom();
                     } else {
                         self.channel = c;
                     }
-                } else if let Some((r, h, w)) = self.hits.zoom.filter(|(r, _, _)| r.contains(at)) {
-                    let x = (m.column - r.x) as usize * w / r.width.max(1) as usize;
-                    let y = (m.row - r.y) as usize * h / r.height.max(1) as usize;
-                    self.cursor = (y.min(h.saturating_sub(1)), x.min(w.saturating_sub(1)));
+                } else if let Some(r) = layout.zoomed().filter(|r| r.contains(at)) {
+                    if let Some((h, w)) = self.feature_maps().map(|f| (f.height, f.width)) {
+                        let x = (m.column - r.x) as usize * w / r.width.max(1) as usize;
+                        let y = (m.row - r.y) as usize * h / r.height.max(1) as usize;
+                        self.cursor = (y.min(h.saturating_sub(1)), x.min(w.saturating_sub(1)));
+                    }
                 }
             }
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
@@ -633,11 +646,11 @@ impl App {
                 };
                 if in_list {
                     self.move_layer(step);
-                } else if self.hits.main.contains(at) {
-                    if self.zoom {
+                } else if layout.inner.contains(at) {
+                    if self.mode == Mode::Zoom {
                         self.move_cursor(step, 0);
                     } else {
-                        self.move_rows(step);
+                        self.move_rows(step, layout);
                     }
                 }
             }
@@ -647,15 +660,15 @@ impl App {
 
     // ---- moves ----
 
-    /// A row of tiles down (or up), as the grid was last drawn.
-    fn move_rows(&mut self, rows: isize) {
+    /// A row of tiles down (or up), as the grid is on screen.
+    fn move_rows(&mut self, rows: isize, layout: &ViewLayout) {
         let Some(n) = self.feature_maps().map(|f| f.channels) else {
             return;
         };
         let pos = self.position_of(self.channel);
-        let next = match self.grid {
+        let next = match layout.grid() {
             Some(g) => g.move_rows(pos, rows, n),
-            // Not drawn yet: rows of eight.
+            // No grid on screen (zoom, another view): rows of eight.
             None => (pos as isize + 8 * rows).clamp(0, n.saturating_sub(1) as isize) as usize,
         };
         self.channel = self.channel_at(next);
@@ -673,9 +686,10 @@ impl App {
         self.select(vis[next as usize]);
     }
 
-    /// Selects entry `i`, keeping the channel and the cursor's relative place where they fit.
+    /// Selects entry `i`, keeping the channel, and the cursor's place relative to the map's
+    /// size, where they fit.
     fn select(&mut self, i: usize) {
-        if i == self.selected || i >= self.entries.len() {
+        if i >= self.entries.len() {
             return;
         }
         let old = self.feature_maps().map(|f| (f.height, f.width));
@@ -685,19 +699,17 @@ impl App {
             if self.channel >= c {
                 self.channel = 0;
             }
-            if let Some((oh, ow)) = old {
-                let (y, x) = self.cursor;
-                self.cursor = (
-                    (y * h / oh.max(1)).min(h.saturating_sub(1)),
-                    (x * w / ow.max(1)).min(w.saturating_sub(1)),
-                );
-            } else {
-                self.cursor = (h / 2, w / 2);
-            }
+            let (y, x) = self.cursor;
+            self.cursor = match old {
+                Some((oh, ow)) => (y * h / oh.max(1), x * w / ow.max(1)),
+                None => (h / 2, w / 2),
+            };
+            self.cursor = (
+                self.cursor.0.min(h.saturating_sub(1)),
+                self.cursor.1.min(w.saturating_sub(1)),
+            );
         }
-        if self.by_mean {
-            let _ = self.info();
-        }
+        self.work_out_info();
     }
 
     fn move_channel(&mut self, delta: isize) {
@@ -712,11 +724,11 @@ impl App {
         self.channel = self.channel_at(next as usize);
     }
 
-    fn move_page(&mut self, delta: isize) {
+    fn move_page(&mut self, delta: isize, layout: &ViewLayout) {
         let Some(n) = self.feature_maps().map(|f| f.channels) else {
             return;
         };
-        let per_page = self.grid.map(|g| g.per_page).unwrap_or(64).max(1);
+        let per_page = layout.grid().map(|g| g.per_page).unwrap_or(64).max(1);
         let pos = self.position_of(self.channel);
         let page = pos / per_page;
         let pages = n.div_ceil(per_page);
@@ -741,7 +753,7 @@ impl App {
 
     fn enter_zoom(&mut self) {
         if self.feature_maps().is_some() || (self.view == View::Input && self.acts.is_some()) {
-            self.zoom = true;
+            self.mode = Mode::Zoom;
             if let Some(fm) = self.feature_maps() {
                 let (h, w) = (fm.height, fm.width);
                 self.cursor = (
@@ -760,23 +772,8 @@ impl App {
     /// After the filter changed: keep the selection among the matches.
     fn fix_selection_for_filter(&mut self) {
         let vis = self.visible();
-        self.list_offset = 0;
         if let Some(&first) = vis.first().filter(|_| !vis.contains(&self.selected)) {
-            self.select_fresh(first);
-        }
-    }
-
-    fn select_fresh(&mut self, i: usize) {
-        self.selected = i;
-        if let Some(fm) = self.feature_maps() {
-            let (c, h, w) = (fm.channels, fm.height, fm.width);
-            if self.channel >= c {
-                self.channel = 0;
-            }
-            self.cursor = (
-                self.cursor.0.min(h.saturating_sub(1)),
-                self.cursor.1.min(w.saturating_sub(1)),
-            );
+            self.select(first);
         }
     }
 

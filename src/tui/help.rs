@@ -2,6 +2,7 @@
 
 use super::app::App;
 use super::keymap::{Context, KEYMAP};
+use super::layout::HelpBox;
 use super::ui::{chars, Theme};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -56,7 +57,8 @@ fn help_lines(
     lines
 }
 
-pub(crate) fn draw_help(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme) {
+/// The two halves of the help: browsing and zoom; the rest and the mouse.
+fn columns(theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let sections = help_sections();
     let key_w = sections
         .iter()
@@ -64,25 +66,35 @@ pub(crate) fn draw_help(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme)
         .chain(MOUSE_HELP.iter().map(|(k, _)| chars(k)))
         .max()
         .unwrap_or(4);
-    let mut mouse = vec![(
+    let mouse = (
         "Mouse",
         MOUSE_HELP
             .iter()
             .map(|(k, h)| (k.to_string(), *h))
             .collect::<Vec<_>>(),
-    )];
+    );
     let (first, rest) = sections.split_at(2);
     let mut right = rest.to_vec();
-    right.append(&mut mouse);
-    let left = help_lines(first, key_w, theme);
-    let right = help_lines(&right, key_w, theme);
-    let col_w = left
-        .iter()
-        .chain(&right)
+    right.push(mouse);
+    (
+        help_lines(first, key_w, theme),
+        help_lines(&right, key_w, theme),
+    )
+}
+
+fn column_width(left: &[Line<'_>], right: &[Line<'_>]) -> u16 {
+    left.iter()
+        .chain(right)
         .map(|l| l.width())
         .max()
-        .unwrap_or(20) as u16;
+        .unwrap_or(20) as u16
+}
 
+/// The help's box on a screen of `area`: centred, two columns when they fit, and how far it
+/// scrolls when the screen is shorter than the help.
+pub fn help_box(area: Rect) -> HelpBox {
+    let (left, right) = columns(&Theme::new(true));
+    let col_w = column_width(&left, &right);
     let two = area.width >= 2 * col_w + 7;
     let (content_w, content_h) = if two {
         (2 * col_w + 3, left.len().max(right.len()) as u16)
@@ -97,10 +109,20 @@ pub(crate) fn draw_help(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme)
         w,
         h,
     );
-    let visible = h.saturating_sub(2);
-    let max_scroll = content_h.saturating_sub(visible);
-    app.help_scroll = app.help_scroll.min(max_scroll);
-    let more = if max_scroll > 0 { " j/k scroll " } else { "" };
+    HelpBox {
+        popup,
+        two_columns: two.then_some(col_w),
+        max_scroll: content_h.saturating_sub(h.saturating_sub(2)),
+    }
+}
+
+pub(crate) fn draw_help(f: &mut Frame, app: &App, help: &HelpBox, theme: &Theme) {
+    let (left, right) = columns(theme);
+    let more = if help.max_scroll > 0 {
+        " j/k scroll "
+    } else {
+        ""
+    };
     let block = Block::bordered()
         .border_style(theme.accent())
         .title(Span::styled(" Keys ", theme.title()))
@@ -108,23 +130,28 @@ pub(crate) fn draw_help(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme)
             format!("{more} ? or Esc closes "),
             theme.dim(),
         ));
-    let inner = block.inner(popup).inner(ratatui::layout::Margin::new(1, 0));
-    f.render_widget(Clear, popup);
-    f.render_widget(block, popup);
-    let scroll = (app.help_scroll, 0);
-    if two {
-        let [l, _, r] = Layout::horizontal([
-            Constraint::Length(col_w),
-            Constraint::Length(3),
-            Constraint::Min(1),
-        ])
-        .areas(inner);
-        f.render_widget(Paragraph::new(left).scroll(scroll), l);
-        f.render_widget(Paragraph::new(right).scroll(scroll), r);
-    } else {
-        let mut all = left;
-        all.push(Line::raw(""));
-        all.extend(right);
-        f.render_widget(Paragraph::new(all).scroll(scroll), inner);
+    let inner = block
+        .inner(help.popup)
+        .inner(ratatui::layout::Margin::new(1, 0));
+    f.render_widget(Clear, help.popup);
+    f.render_widget(block, help.popup);
+    let scroll = (app.help_scroll().min(help.max_scroll), 0);
+    match help.two_columns {
+        Some(col_w) => {
+            let [l, _, r] = Layout::horizontal([
+                Constraint::Length(col_w),
+                Constraint::Length(3),
+                Constraint::Min(1),
+            ])
+            .areas(inner);
+            f.render_widget(Paragraph::new(left).scroll(scroll), l);
+            f.render_widget(Paragraph::new(right).scroll(scroll), r);
+        }
+        None => {
+            let mut all = left;
+            all.push(Line::raw(""));
+            all.extend(right);
+            f.render_widget(Paragraph::new(all).scroll(scroll), inner);
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The interactive view: terminal setup and restore, the worker that runs the model, and the
-//! event loop. State lives in [`app`], drawing in [`ui`], keys in [`keymap`].
+//! event loop. State lives in [`app`], where things go on screen in [`layout`], drawing in
+//! [`ui`], keys in [`keymap`]; [`Viewer`] holds the three together.
 
 pub mod app;
 pub mod graphics;
@@ -9,10 +10,14 @@ mod help;
 pub mod keymap;
 mod kitty;
 pub mod layers;
+pub mod layout;
 mod pane;
 pub mod picture;
 pub mod screen;
 pub mod ui;
+mod viewer;
+
+pub use viewer::Viewer;
 
 use crate::model::Model;
 use crate::pipeline::{Analyzer, RunConfig, Selection};
@@ -101,9 +106,14 @@ pub fn run(opts: ViewOptions) -> Result<ExitCode> {
 
     let (tx, rx) = mpsc::channel();
     spawn_worker(model, opts.run.clone(), image_path, tx.clone());
+    let size = terminal.size()?;
+    let mut viewer = Viewer::new(
+        app,
+        ratatui::layout::Rect::new(0, 0, size.width, size.height),
+    );
     let result = event_loop(
         &mut terminal,
-        &mut app,
+        &mut viewer,
         &rx,
         &tx,
         probe,
@@ -283,7 +293,7 @@ fn spawn_export(job: Box<app::ExportJob>, tx: Sender<Msg>) {
 #[allow(clippy::too_many_arguments)]
 fn event_loop(
     terminal: &mut Term,
-    app: &mut App,
+    viewer: &mut Viewer,
     rx: &Receiver<Msg>,
     tx: &Sender<Msg>,
     mut probe: Option<Receiver<ProbeResult>>,
@@ -297,14 +307,15 @@ fn event_loop(
             return Ok(());
         }
         while let Ok(msg) = rx.try_recv() {
-            app.on_message(msg);
+            viewer.app.on_message(msg);
             dirty = true;
         }
         let mut typed = Vec::new();
         if let Some(answer) = probe.as_ref().map(|p| p.try_recv()) {
             match answer {
                 Ok((facts, keys)) => {
-                    app.set_graphics(crate::term::choice::choose(request, &facts).graphics);
+                    let chosen = crate::term::choice::choose(request, &facts).graphics;
+                    viewer.app.set_graphics(chosen);
                     typed = typed_keys(&keys);
                     probe = None;
                     dirty = true;
@@ -313,21 +324,27 @@ fn event_loop(
                 Err(mpsc::TryRecvError::Empty) => {}
             }
         }
+        if dirty {
+            // Messages and the terminal's answer changed the app: the keys below are read
+            // against the screen as it will be drawn.
+            let area = viewer.layout().area;
+            viewer.relayout(area);
+        }
         for ev in &typed {
-            match app.handle_event(ev) {
+            match viewer.handle_event(ev) {
                 Some(Effect::Quit) => return Ok(()),
                 Some(Effect::Export(job)) => spawn_export(job, tx.clone()),
                 None => {}
             }
         }
-        let loading = matches!(app.load(), app::Load::Loading { .. });
+        let loading = matches!(viewer.app.load(), app::Load::Loading { .. });
         if dirty || loading {
-            if app.take_full_redraw() {
+            if viewer.app.take_full_redraw() {
                 terminal.clear()?;
             }
-            let frame = terminal.draw(|f| ui::draw(f, app))?;
+            let frame = terminal.draw(|f| viewer.draw(f))?;
             if matches!(
-                app.graphics().protocol,
+                viewer.app.graphics().protocol,
                 crate::term::choice::Protocol::Kitty
             ) {
                 let deletes = kitty_placements.update(&kitty::placements(frame.buffer));
@@ -354,7 +371,7 @@ fn event_loop(
             if !matches!(&ev, Event::Mouse(m) if m.kind == MouseEventKind::Moved) {
                 dirty = true;
             }
-            match app.handle_event(&ev) {
+            match viewer.handle_event(&ev) {
                 Some(Effect::Quit) => return Ok(()),
                 Some(Effect::Export(job)) => spawn_export(job, tx.clone()),
                 None => {}

@@ -1,9 +1,9 @@
 //! The main pane: the channel grid with the summed map, single pictures (sum, overlay, input),
 //! zoom with its cursor, and what shows while the model runs or when a layer is not drawn.
 
-use super::app::{App, Load, View};
-use super::grid;
-use super::picture::{self, Fit, Subject};
+use super::app::{App, Load};
+use super::layout::{Body, GridBody, SingleBody, ViewLayout};
+use super::picture::{Fit, PictureCache, Subject};
 use super::ui::{fmt_num, order_name, truncate_right, Theme};
 use crate::activations::LayerData;
 use ratatui::buffer::Buffer;
@@ -13,7 +13,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-pub(crate) fn draw_main(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme) {
+pub(crate) fn draw_main(
+    f: &mut Frame,
+    app: &App,
+    layout: &ViewLayout,
+    pictures: &mut PictureCache,
+    theme: &Theme,
+) {
     let title = match app.selected_entry() {
         Some(e) => format!(" {} · {} · {} ", e.name, e.op, e.shape),
         None => " featscope ".to_string(),
@@ -21,41 +27,15 @@ pub(crate) fn draw_main(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme)
     let block = Block::bordered()
         .border_style(theme.border())
         .title(Span::styled(title, theme.title()));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    app.hits.main = inner;
-    if inner.height < 2 || inner.width < 4 {
-        return;
+    f.render_widget(block, layout.main);
+    let inner = layout.inner;
+    match &layout.body {
+        Body::Nothing => {}
+        Body::Waiting => draw_waiting(f, app, inner, theme),
+        Body::NotDrawn => draw_not_drawn(f, app, inner, theme),
+        Body::Grid(grid) => draw_grid_and_sum(f, app, inner, grid, pictures, theme),
+        Body::Single(single) => draw_single(f, app, inner, single, pictures, theme),
     }
-    if app.activations().is_none() {
-        draw_waiting(f, app, inner, theme);
-        return;
-    }
-    let fm = map_shape(app);
-    match (app.view(), fm) {
-        (View::Input, _) => draw_single(f, app, inner, Subject::Input, theme),
-        (_, None) => draw_not_drawn(f, app, inner, theme),
-        (View::Grid, Some(_)) if !app.is_zoomed() => draw_grid_and_sum(f, app, inner, theme),
-        (View::Grid, Some(_)) => draw_single(f, app, inner, Subject::Channel(app.channel()), theme),
-        (View::Sum, Some(_)) => draw_single(f, app, inner, Subject::Sum, theme),
-        (View::Overlay, Some(_)) => draw_single(f, app, inner, Subject::Overlay, theme),
-    }
-}
-
-/// Only the sizes of a layer's maps, so drawing can borrow the app mutably.
-#[derive(Clone, Copy)]
-struct MapShape {
-    channels: usize,
-    height: usize,
-    width: usize,
-}
-
-fn map_shape(app: &App) -> Option<MapShape> {
-    app.feature_maps().map(|f| MapShape {
-        channels: f.channels,
-        height: f.height,
-        width: f.width,
-    })
 }
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -130,79 +110,29 @@ fn draw_not_drawn(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
-/// Draws a picture fitted into `area`; returns where it went and its size.
-fn place_picture(
-    f: &mut Frame,
-    app: &mut App,
-    subject: Subject,
-    src: (u32, u32),
-    area: Rect,
-    integer: bool,
-) -> Option<(Rect, Fit)> {
-    if area.width == 0 || area.height == 0 {
-        return None;
-    }
-    let graphics = app.graphics();
-    // A sixel picture larger than the terminal allows would not show at all.
-    let (cols, rows) = graphics.clamp_cells(area.width, area.height);
-    let fit = picture::fit(
-        src.0,
-        src.1,
-        cols,
-        rows,
-        graphics.cell_px(),
-        graphics.pixel_aspect(),
-        integer,
-    );
-    // Centred across, top-aligned: captions and rulers sit right above.
-    let rect = Rect::new(
-        area.x + (area.width - fit.cols) / 2,
-        area.y,
-        fit.cols,
-        fit.rows,
-    );
-    let pic = app.picture(subject, fit)?;
-    f.render_widget(pic, rect);
-    Some((rect, fit))
-}
-
 fn info_line(f: &mut Frame, area: Rect, spans: Vec<Span<'static>>) {
     f.buffer_mut()
         .set_line(area.x, area.y, &Line::from(spans), area.width);
 }
 
-fn draw_grid_and_sum(f: &mut Frame, app: &mut App, inner: Rect, theme: &Theme) {
-    let Some(fm) = map_shape(app) else {
+fn draw_grid_and_sum(
+    f: &mut Frame,
+    app: &App,
+    inner: Rect,
+    grid: &GridBody,
+    pictures: &mut PictureCache,
+    theme: &Theme,
+) {
+    let Some(fm) = app.feature_maps() else {
         return;
     };
-    // The by-mean order comes from the layer's statistics; have them before paging.
-    let _ = app.info();
-    let content = Rect::new(inner.x, inner.y + 1, inner.width, inner.height - 1);
-    let graphics = *app.graphics();
-    let (fw, fh) = graphics.cell_px();
-    let cell_aspect = graphics.cell.height.max(1) as f64 / graphics.cell.width.max(1) as f64;
-    let pane = grid::pane_layout(fm.channels, fm.width, fm.height, content, cell_aspect);
-    let layout = pane.grid;
-    app.grid = Some(layout);
-    let (page, pages) = app.page();
     let pos = app.position_of(app.channel());
-    let first = (page - 1) * layout.per_page;
-    let last = (first + layout.per_page).min(fm.channels);
-    let (tw, th) = (layout.tile_cols, layout.tile_rows);
     let mut outline = None;
-    for p in first..last {
+    for &(rect, p) in &grid.tiles {
         let c = app.channel_at(p);
-        let rect = layout.tile_rect(pane.origin, p - first);
-        let fit = Fit {
-            cols: tw,
-            rows: th,
-            px_w: tw as u32 * fw,
-            px_h: th as u32 * fh,
-        };
-        if let Some(pic) = app.picture(Subject::Channel(c), fit) {
+        if let Some(pic) = pictures.picture(app, Subject::Channel(c), grid.tile_fit) {
             f.render_widget(pic, rect);
         }
-        app.hits.tiles.push((rect, c));
         if p == pos {
             outline = Some(rect);
         }
@@ -215,8 +145,8 @@ fn draw_grid_and_sum(f: &mut Frame, app: &mut App, inner: Rect, theme: &Theme) {
         Span::styled(format!("channel {}", app.channel()), theme.accent()),
         Span::raw(format!(" of {}", fm.channels)),
     ];
-    if pages > 1 {
-        spans.push(Span::raw(format!(" · page {page}/{pages}")));
+    if grid.pages > 1 {
+        spans.push(Span::raw(format!(" · page {}/{}", grid.page, grid.pages)));
     }
     spans.push(Span::styled(
         format!(" · {}×{} each · {}", fm.height, fm.width, order_name(app)),
@@ -224,22 +154,14 @@ fn draw_grid_and_sum(f: &mut Frame, app: &mut App, inner: Rect, theme: &Theme) {
     ));
     info_line(f, inner, spans);
 
-    if let Some(s) = pane.sum_area {
-        let pic_area = Rect::new(s.x, s.y + 1, s.width, s.height.saturating_sub(1));
-        let placed = place_picture(
-            f,
-            app,
-            Subject::Sum,
-            (fm.width as u32, fm.height as u32),
-            pic_area,
-            true,
-        );
-        // The caption sits right above the picture.
-        let x = placed.map(|(r, _)| r.x).unwrap_or(s.x);
-        let room = (s.x + s.width - x) as usize;
-        let caption = truncate_right(&format!("sum of {} channels", fm.channels), room);
+    if let Some((rect, fit, caption)) = grid.sum {
+        if let Some(pic) = pictures.picture(app, Subject::Sum, fit) {
+            f.render_widget(pic, rect);
+        }
+        let room = caption.width as usize;
+        let text = truncate_right(&format!("sum of {} channels", fm.channels), room);
         f.buffer_mut()
-            .set_stringn(x, s.y, caption, room, theme.dim());
+            .set_stringn(caption.x, caption.y, text, room, theme.dim());
     }
 }
 
@@ -271,28 +193,26 @@ fn draw_outline(buf: &mut Buffer, r: Rect, style: Style) {
 
 /// One picture (a zoomed channel, the sum, the overlay or the input) filling the pane; with a
 /// cursor when zoomed.
-fn draw_single(f: &mut Frame, app: &mut App, inner: Rect, subject: Subject, theme: &Theme) {
+fn draw_single(
+    f: &mut Frame,
+    app: &App,
+    inner: Rect,
+    single: &SingleBody,
+    pictures: &mut PictureCache,
+    theme: &Theme,
+) {
     let Some(acts) = app.activations() else {
         return;
     };
     let (iw, ih) = acts.input_image.dimensions();
     let desc = crate::model::sanitize(&acts.input_description);
-    let fm = map_shape(app);
-    let cursor = app.is_zoomed() && fm.is_some();
-    let src = match (subject, fm) {
-        (Subject::Channel(_) | Subject::Sum, Some(m)) => (m.width as u32, m.height as u32),
-        _ => (iw, ih),
-    };
-    let integer = matches!(subject, Subject::Channel(_) | Subject::Sum);
-    // Zoom keeps a ruler row and column for the cursor markers.
-    let margin = cursor as u16;
-    let content = Rect::new(
-        inner.x + margin,
-        inner.y + 1 + margin,
-        inner.width.saturating_sub(margin),
-        inner.height.saturating_sub(1 + margin),
-    );
-    let placed = place_picture(f, app, subject, src, content, integer);
+    let fm = app.feature_maps();
+    let (subject, cursor, placed) = (single.subject, single.cursor, single.placed);
+    if let Some((rect, fit)) = placed {
+        if let Some(pic) = pictures.picture(app, subject, fit) {
+            f.render_widget(pic, rect);
+        }
+    }
 
     let mut spans: Vec<Span<'static>> = Vec::new();
     match (subject, fm) {
@@ -343,7 +263,6 @@ fn draw_single(f: &mut Frame, app: &mut App, inner: Rect, subject: Subject, them
         spans.insert(0, Span::styled(format!("{what}  {value}"), theme.accent()));
         spans.insert(1, Span::styled("  ·  ", theme.dim()));
         draw_cursor(f, app, rect, fit, (m.height, m.width), theme);
-        app.hits.zoom = Some((rect, m.height, m.width));
         spans.push(Span::styled(" · Esc back", theme.dim()));
     } else if fm.is_some() && !matches!(subject, Subject::Input) {
         spans.push(Span::styled(" · Enter: cursor", theme.dim()));

@@ -1,10 +1,11 @@
 //! Pictures at terminal-cell resolution: grid geometry, fitting, resampling, and the cache that
 //! keeps each encoded picture for as long as its view state is on screen.
 
-use super::graphics::{Picture, Raster};
+use super::app::App;
+use super::graphics::{Graphics, Picture, Raster};
 use super::layers::LayerInfo;
 use crate::activations::{Activations, Layer};
-use crate::render::{self, Colormap};
+use crate::render::{self, Colormap, Normalization};
 use std::collections::HashMap;
 
 pub use crate::term::cells::{fit, Fit};
@@ -91,13 +92,49 @@ const KEEP_FRAMES: u64 = 8;
 /// A page holds at most a few hundred tiles; sixel encodings can be ~100 kB each.
 const MAX_ENTRIES: usize = 600;
 
+/// Encoded pictures, kept while they are on screen. The event loop owns it and hands it to
+/// drawing; it is the only state a frame changes.
 #[derive(Default)]
 pub struct PictureCache {
     map: HashMap<PicKey, (Picture, u64)>,
     frame: u64,
+    /// What the pictures were encoded for; a change (the terminal answered) empties the cache.
+    graphics: Option<Graphics>,
 }
 
 impl PictureCache {
+    /// The picture of `subject` for the app's selected layer at `fit`'s size, encoded on first
+    /// use.
+    pub fn picture(&mut self, app: &App, subject: Subject, fit: Fit) -> Option<&Picture> {
+        let acts = app.activations()?;
+        let layer_pos = app.selected_entry().and_then(|e| e.layer);
+        let key = PicKey {
+            layer: layer_pos.unwrap_or(usize::MAX),
+            subject,
+            colormap: app.colormap(),
+            per_layer: app.normalization() == Normalization::PerLayer,
+            cols: fit.cols,
+            rows: fit.rows,
+            px_w: fit.px_w,
+            px_h: fit.px_h,
+        }
+        .canonical();
+        let info = match subject {
+            Subject::Input => None,
+            _ => Some(app.info()?),
+        };
+        let graphics = app.graphics();
+        if self.graphics.as_ref() != Some(graphics) {
+            self.map.clear();
+            self.graphics = Some(*graphics);
+        }
+        let layer = layer_pos.and_then(|p| acts.layers.get(p));
+        Some(self.get_or_insert_with(key, || {
+            let img = build_image(acts, layer, info.as_deref(), &key);
+            super::graphics::encode(graphics, img, key.cols, key.rows)
+        }))
+    }
+
     /// Starts a frame; trims entries long unused when the cache has grown.
     pub fn next_frame(&mut self) {
         self.frame += 1;

@@ -1,12 +1,14 @@
-//! Drawing: the layout, the sidebar and the status bar; the main pane is in [`super::pane`],
-//! the help overlay in [`super::help`]. Pure over [`App`]: everything here works on a
-//! `TestBackend` as on a real terminal.
+//! Drawing: the sidebar and the status bar; the main pane is in [`super::pane`],
+//! the help overlay in [`super::help`]. Where things go comes from [`super::layout`]; drawing
+//! only reads the app. Everything here works on a `TestBackend` as on a real terminal.
 
 use super::app::{App, Load};
 use super::help::draw_help;
 use super::layers::{Drawing, Entry};
+use super::layout::{Sidebar, ViewLayout};
 use super::pane::draw_main;
-use ratatui::layout::{Constraint, Layout, Rect};
+use super::picture::PictureCache;
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
@@ -85,25 +87,20 @@ impl Theme {
     }
 }
 
-/// Draws the whole view.
-pub fn draw(f: &mut Frame, app: &mut App) {
-    let area = f.area();
-    app.begin_frame();
-    app.hits = Default::default();
+/// Draws the whole view as `layout` places it. Only the picture cache changes: drawing never
+/// touches the app.
+pub fn draw(f: &mut Frame, app: &App, layout: &ViewLayout, pictures: &mut PictureCache) {
+    pictures.next_frame();
     let theme = Theme::new(app.no_color());
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        draw_too_small(f, area, &theme);
+    if layout.too_small {
+        draw_too_small(f, layout.area, &theme);
         return;
     }
-    let [body, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(area);
-    let side_w = sidebar_width(app, body.width);
-    let [side, main] =
-        Layout::horizontal([Constraint::Length(side_w), Constraint::Min(1)]).areas(body);
-    draw_sidebar(f, app, side, &theme);
-    draw_main(f, app, main, &theme);
-    draw_status(f, app, status, &theme);
-    if app.help_visible() {
-        draw_help(f, app, area, &theme);
+    draw_sidebar(f, app, &layout.sidebar, &theme);
+    draw_main(f, app, layout, pictures, &theme);
+    draw_status(f, app, layout.status, &theme);
+    if let Some(help) = &layout.help {
+        draw_help(f, app, help, &theme);
     }
 }
 
@@ -180,115 +177,58 @@ pub fn fmt_num(v: f32) -> String {
 
 // ---- sidebar ----
 
-fn sidebar_width(app: &App, total: u16) -> u16 {
-    let entries = app.entries();
-    let name = entries.iter().map(|e| chars(&e.name)).max().unwrap_or(8);
-    let op = entries
-        .iter()
-        .map(|e| chars(&e.op))
-        .max()
-        .unwrap_or(2)
-        .min(10);
-    let shape = entries
-        .iter()
-        .map(|e| chars(short_shape(&e.shape)))
-        .max()
-        .unwrap_or(4);
-    let want = (name + op + shape + 4) as u16;
-    let most = (total * 2 / 5).max(24);
-    want.clamp(24, most.min(60))
-}
-
-fn draw_sidebar(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme) {
-    let top5 = app.activations().and_then(|a| a.top5.clone());
-    let (list_area, top5_area) = match &top5 {
-        Some(t) if area.height >= 20 && !t.is_empty() => {
-            let h = t.len() as u16 + 2;
-            let [a, b] = Layout::vertical([Constraint::Min(1), Constraint::Length(h)]).areas(area);
-            (a, Some(b))
-        }
-        _ => (area, None),
-    };
-    let vis = app.visible();
+fn draw_sidebar(f: &mut Frame, app: &App, side: &Sidebar, theme: &Theme) {
     let total = app.entries().len();
     let title = if app.filter().is_empty() {
         format!(" Layers ({total}) ")
     } else {
-        format!(" Layers ({}/{total}) ", vis.len())
+        format!(" Layers ({}/{total}) ", app.visible().len())
     };
     let block = Block::bordered()
         .border_style(theme.border())
         .title(Span::styled(title, theme.title()));
-    let inner = block.inner(list_area);
-    f.render_widget(block, list_area);
+    let inner = block.inner(side.block);
+    f.render_widget(block, side.block);
 
-    let show_filter = app.filter_editing() || !app.filter().is_empty();
-    let rows_h = inner.height.saturating_sub(show_filter as u16) as usize;
-    let rows = Rect::new(inner.x, inner.y, inner.width, rows_h as u16);
-    if show_filter && inner.height > 0 {
-        let y = inner.y + inner.height - 1;
+    if let Some(row) = side.filter_row {
         let cursor = if app.filter_editing() { "▏" } else { "" };
-        let text = truncate_left(&format!("/{}{cursor}", app.filter()), inner.width as usize);
+        let text = truncate_left(&format!("/{}{cursor}", app.filter()), row.width as usize);
         let style = if app.filter_editing() {
             theme.accent()
         } else {
             theme.dim()
         };
         f.buffer_mut()
-            .set_stringn(inner.x, y, text, inner.width as usize, style);
+            .set_stringn(row.x, row.y, text, row.width as usize, style);
     }
 
-    if vis.is_empty() {
+    if side.shown.is_empty() {
         f.buffer_mut().set_stringn(
-            rows.x,
-            rows.y,
+            inner.x,
+            inner.y,
             "no layer matches",
-            rows.width as usize,
+            inner.width as usize,
             theme.dim(),
         );
-        return;
     }
-    // Scroll just enough to keep the selection in view.
-    let sel = vis
-        .iter()
-        .position(|&i| i == app.selected_index())
-        .unwrap_or(0);
-    let mut offset = app.list_offset.min(vis.len().saturating_sub(rows_h.max(1)));
-    if sel < offset {
-        offset = sel;
-    } else if rows_h > 0 && sel >= offset + rows_h {
-        offset = sel + 1 - rows_h;
-    }
-    app.list_offset = offset;
-
-    let width = inner.width as usize;
-    let shown: Vec<usize> = vis.iter().copied().skip(offset).take(rows_h).collect();
-    let widest = |f: &dyn Fn(&Entry) -> usize| {
-        shown
-            .iter()
-            .map(|&i| f(&app.entries()[i]))
-            .max()
-            .unwrap_or(0)
-    };
-    let shape_w = widest(&|e| chars(short_shape(&e.shape))).min(width * 2 / 5);
-    let name_max = widest(&|e| chars(&e.name));
-    let op_max = widest(&|e| chars(&e.op)).min(10);
-    // The op column goes first when names would get too short to tell apart.
-    let op_w = if width.saturating_sub(shape_w + op_max + 2) >= name_max.min(12) {
-        op_max
-    } else {
-        0
-    };
-    for (row, &i) in shown.iter().enumerate() {
+    let rows = side.rows;
+    for (row, &i) in side.shown.iter().enumerate() {
         let e = &app.entries()[i];
-        let line = list_line(e, i == app.selected_index(), width, op_w, shape_w, theme);
+        let selected = i == app.selected_index();
+        let line = list_line(
+            e,
+            selected,
+            rows.width as usize,
+            side.op_w,
+            side.shape_w,
+            theme,
+        );
         f.buffer_mut()
             .set_line(rows.x, rows.y + row as u16, &line, rows.width);
     }
-    app.hits.list = Rect::new(rows.x, rows.y, rows.width, shown.len() as u16);
-    app.hits.list_entries = shown;
 
-    if let (Some(area), Some(top5)) = (top5_area, top5) {
+    let top5 = app.activations().and_then(|a| a.top5.as_ref());
+    if let (Some(area), Some(top5)) = (side.top5, top5) {
         let block = Block::bordered()
             .border_style(theme.border())
             .title(Span::styled(" top-5 ", theme.title()));
@@ -350,7 +290,7 @@ fn list_line(
 
 // ---- status bar ----
 
-fn draw_status(f: &mut Frame, app: &mut App, area: Rect, theme: &Theme) {
+fn draw_status(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     let w = area.width as usize;
     let line1: Line = match (
         app.load(),

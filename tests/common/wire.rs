@@ -12,7 +12,8 @@ use featscope::tui::app::{App, AppOptions};
 use featscope::tui::graphics::{CellSize, Graphics, Protocol};
 use featscope::tui::halfblock::Colours;
 use featscope::tui::screen::Screen;
-use featscope::tui::ui;
+use featscope::tui::Viewer;
+use ratatui::layout::Rect;
 use ratatui::Terminal;
 use std::path::Path;
 
@@ -71,25 +72,26 @@ pub fn bytes_per_step(
     size: (u16, u16),
     steps: &[Step],
 ) -> Vec<usize> {
-    let mut app = App::with_activations(
+    let app = App::with_activations(
         acts.clone(),
         AppOptions {
             graphics,
             ..AppOptions::default()
         },
     );
+    let mut app = Viewer::new(app, Rect::new(0, 0, size.0, size.1));
     let mut term = Terminal::new(Screen::with_size(Vec::new(), size.0, size.1)).expect("terminal");
-    term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+    term.draw(|f| app.draw(f)).expect("draw");
     let mut out = Vec::new();
     for step in steps {
         for &code in step.keys {
             app.handle_event(&Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
         }
         let before = term.backend().writer().len();
-        if app.take_full_redraw() {
+        if app.app.take_full_redraw() {
             term.clear().expect("clear");
         }
-        term.draw(|f| ui::draw(f, &mut app)).expect("draw");
+        term.draw(|f| app.draw(f)).expect("draw");
         out.push(term.backend().writer().len() - before);
     }
     out

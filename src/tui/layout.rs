@@ -1,0 +1,365 @@
+//! Where everything goes on screen, worked out in one pure step from the app's state and the
+//! terminal's size: the sidebar's rows, the grid's tiles, the single picture, the help box. The
+//! event loop keeps the last layout; drawing reads it, and so do the keys and clicks that depend
+//! on what is on screen (a row of tiles down, a click on a tile).
+
+use super::app::{App, View};
+use super::grid::{self, GridLayout, PaneLayout};
+use super::help;
+use super::picture::{self, Fit, Subject};
+use super::ui::{chars, short_shape, MIN_HEIGHT, MIN_WIDTH};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+
+/// The screen, laid out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewLayout {
+    pub area: Rect,
+    /// The terminal is smaller than [`MIN_WIDTH`] × [`MIN_HEIGHT`]: only a message shows.
+    pub too_small: bool,
+    pub sidebar: Sidebar,
+    /// The main pane's frame, and inside it.
+    pub main: Rect,
+    pub inner: Rect,
+    pub body: Body,
+    pub status: Rect,
+    pub help: Option<HelpBox>,
+}
+
+/// The layer list and the top-5 panel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sidebar {
+    /// The list's frame, and the rows inside it.
+    pub block: Rect,
+    pub rows: Rect,
+    /// The filter's line, when it shows.
+    pub filter_row: Option<Rect>,
+    /// The first visible entry's place among the visible ones.
+    pub offset: usize,
+    /// Entries on the rows, top to bottom (indices into `App::entries`).
+    pub shown: Vec<usize>,
+    /// Column widths: ops (0: not shown) and shapes.
+    pub op_w: usize,
+    pub shape_w: usize,
+    pub top5: Option<Rect>,
+}
+
+/// What the main pane holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// Too small to draw in.
+    Nothing,
+    /// The model is loading or failed.
+    Waiting,
+    /// The selected layer is not a feature map.
+    NotDrawn,
+    Grid(GridBody),
+    Single(SingleBody),
+}
+
+/// A page of tiles and the sum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridBody {
+    pub pane: PaneLayout,
+    /// 1-based page and page count.
+    pub page: usize,
+    pub pages: usize,
+    /// Each tile on the page and the grid position (in the current order) it shows.
+    pub tiles: Vec<(Rect, usize)>,
+    /// Every tile's picture size.
+    pub tile_fit: Fit,
+    /// The sum's picture and its size, and the caption's row.
+    pub sum: Option<(Rect, Fit, Rect)>,
+}
+
+/// One picture filling the pane: a zoomed channel, the sum, the overlay or the input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SingleBody {
+    pub subject: Subject,
+    /// Where the picture goes, and its size.
+    pub placed: Option<(Rect, Fit)>,
+    /// A cursor with rulers above and beside (zoom on a feature map).
+    pub cursor: bool,
+}
+
+/// The help overlay's box.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelpBox {
+    pub popup: Rect,
+    /// Two columns side by side, each this wide; else one.
+    pub two_columns: Option<u16>,
+    pub max_scroll: u16,
+}
+
+impl ViewLayout {
+    /// Lays out `app` on a screen of `area`. The sidebar keeps the scroll `previous` had when
+    /// the selection is still in view.
+    pub fn compute(app: &App, area: Rect, previous: Option<&ViewLayout>) -> ViewLayout {
+        let empty = ViewLayout {
+            area,
+            too_small: true,
+            sidebar: Sidebar::default(),
+            main: Rect::default(),
+            inner: Rect::default(),
+            body: Body::Nothing,
+            status: Rect::default(),
+            help: None,
+        };
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            return empty;
+        }
+        let [body_area, status] =
+            Layout::vertical([Constraint::Min(1), Constraint::Length(2)]).areas(area);
+        let side_w = sidebar_width(app, body_area.width);
+        let [side, main] =
+            Layout::horizontal([Constraint::Length(side_w), Constraint::Min(1)]).areas(body_area);
+        let offset = previous.map(|p| p.sidebar.offset).unwrap_or(0);
+        let inner = Rect::new(
+            main.x + 1,
+            main.y + 1,
+            main.width.saturating_sub(2),
+            main.height.saturating_sub(2),
+        );
+        ViewLayout {
+            area,
+            too_small: false,
+            sidebar: sidebar(app, side, offset),
+            main,
+            inner,
+            body: body(app, inner),
+            status,
+            help: app.help_visible().then(|| help::help_box(area)),
+        }
+    }
+
+    /// The grid on screen, when the pane shows one.
+    pub fn grid(&self) -> Option<&GridLayout> {
+        match &self.body {
+            Body::Grid(g) => Some(&g.pane.grid),
+            _ => None,
+        }
+    }
+
+    /// The grid position of the tile at `at`.
+    pub fn tile_at(&self, at: Position) -> Option<usize> {
+        match &self.body {
+            Body::Grid(g) => g.tiles.iter().find(|(r, _)| r.contains(at)).map(|t| t.1),
+            _ => None,
+        }
+    }
+
+    /// The entry on the sidebar row at `at`.
+    pub fn entry_at(&self, at: Position) -> Option<usize> {
+        let rows = self.sidebar.rows;
+        if !rows.contains(at) {
+            return None;
+        }
+        self.sidebar.shown.get((at.y - rows.y) as usize).copied()
+    }
+
+    /// The zoomed picture's rectangle, when the cursor is on screen.
+    pub fn zoomed(&self) -> Option<Rect> {
+        match &self.body {
+            Body::Single(SingleBody {
+                placed: Some((rect, _)),
+                cursor: true,
+                ..
+            }) => Some(*rect),
+            _ => None,
+        }
+    }
+}
+
+fn sidebar_width(app: &App, total: u16) -> u16 {
+    let entries = app.entries();
+    let name = entries.iter().map(|e| chars(&e.name)).max().unwrap_or(8);
+    let op = entries
+        .iter()
+        .map(|e| chars(&e.op))
+        .max()
+        .unwrap_or(2)
+        .min(10);
+    let shape = entries
+        .iter()
+        .map(|e| chars(short_shape(&e.shape)))
+        .max()
+        .unwrap_or(4);
+    let want = (name + op + shape + 4) as u16;
+    let most = (total * 2 / 5).max(24);
+    want.clamp(24, most.min(60))
+}
+
+fn sidebar(app: &App, area: Rect, previous_offset: usize) -> Sidebar {
+    let top5_len = app
+        .activations()
+        .and_then(|a| a.top5.as_ref())
+        .map(Vec::len)
+        .filter(|&n| n > 0 && area.height >= 20);
+    let (block, top5) = match top5_len {
+        Some(n) => {
+            let [a, b] = Layout::vertical([Constraint::Min(1), Constraint::Length(n as u16 + 2)])
+                .areas(area);
+            (a, Some(b))
+        }
+        None => (area, None),
+    };
+    let inner = Rect::new(
+        block.x + 1,
+        block.y + 1,
+        block.width.saturating_sub(2),
+        block.height.saturating_sub(2),
+    );
+    let show_filter = app.filter_editing() || !app.filter().is_empty();
+    let rows_h = inner.height.saturating_sub(show_filter as u16) as usize;
+    let filter_row = (show_filter && inner.height > 0)
+        .then(|| Rect::new(inner.x, inner.y + inner.height - 1, inner.width, 1));
+    let vis = app.visible();
+    // Scroll just enough to keep the selection in view.
+    let sel = vis
+        .iter()
+        .position(|&i| i == app.selected_index())
+        .unwrap_or(0);
+    let mut offset = previous_offset.min(vis.len().saturating_sub(rows_h.max(1)));
+    if sel < offset {
+        offset = sel;
+    } else if rows_h > 0 && sel >= offset + rows_h {
+        offset = sel + 1 - rows_h;
+    }
+    let shown: Vec<usize> = vis.iter().copied().skip(offset).take(rows_h).collect();
+    let width = inner.width as usize;
+    let widest = |f: &dyn Fn(&super::layers::Entry) -> usize| {
+        shown
+            .iter()
+            .map(|&i| f(&app.entries()[i]))
+            .max()
+            .unwrap_or(0)
+    };
+    let shape_w = widest(&|e| chars(short_shape(&e.shape))).min(width * 2 / 5);
+    let name_max = widest(&|e| chars(&e.name));
+    let op_max = widest(&|e| chars(&e.op)).min(10);
+    // The op column goes first when names would get too short to tell apart.
+    let op_w = if width.saturating_sub(shape_w + op_max + 2) >= name_max.min(12) {
+        op_max
+    } else {
+        0
+    };
+    Sidebar {
+        block,
+        rows: Rect::new(inner.x, inner.y, inner.width, shown.len() as u16),
+        filter_row,
+        offset,
+        shown,
+        op_w,
+        shape_w,
+        top5,
+    }
+}
+
+fn body(app: &App, inner: Rect) -> Body {
+    if inner.height < 2 || inner.width < 4 {
+        return Body::Nothing;
+    }
+    if app.activations().is_none() {
+        return Body::Waiting;
+    }
+    let maps = app.feature_maps().map(|f| (f.channels, f.height, f.width));
+    match (app.view(), maps) {
+        (View::Input, _) => single(app, inner, Subject::Input),
+        (_, None) => Body::NotDrawn,
+        (View::Grid, Some(m)) if !app.is_zoomed() => grid_body(app, inner, m),
+        (View::Grid, Some(_)) => single(app, inner, Subject::Channel(app.channel())),
+        (View::Sum, Some(_)) => single(app, inner, Subject::Sum),
+        (View::Overlay, Some(_)) => single(app, inner, Subject::Overlay),
+    }
+}
+
+/// Fits a picture of `src` pixels in `area`: centred across, top-aligned (captions and rulers
+/// sit right above).
+fn place(app: &App, src: (u32, u32), area: Rect, integer: bool) -> Option<(Rect, Fit)> {
+    if area.width == 0 || area.height == 0 {
+        return None;
+    }
+    let graphics = app.graphics();
+    // A sixel picture larger than the terminal allows would not show at all.
+    let (cols, rows) = graphics.clamp_cells(area.width, area.height);
+    let fit = picture::fit(
+        src.0,
+        src.1,
+        cols,
+        rows,
+        graphics.cell_px(),
+        graphics.pixel_aspect(),
+        integer,
+    );
+    let rect = Rect::new(
+        area.x + (area.width - fit.cols) / 2,
+        area.y,
+        fit.cols,
+        fit.rows,
+    );
+    Some((rect, fit))
+}
+
+fn grid_body(app: &App, inner: Rect, (channels, height, width): (usize, usize, usize)) -> Body {
+    let content = Rect::new(inner.x, inner.y + 1, inner.width, inner.height - 1);
+    let graphics = app.graphics();
+    let (fw, fh) = graphics.cell_px();
+    let cell_aspect = graphics.cell.height.max(1) as f64 / graphics.cell.width.max(1) as f64;
+    let pane = grid::pane_layout(channels, width, height, content, cell_aspect);
+    let g = pane.grid;
+    let per_page = g.per_page.max(1);
+    let page = app.position_of(app.channel()) / per_page + 1;
+    let first = (page - 1) * per_page;
+    let last = (first + per_page).min(channels);
+    let tiles = (first..last)
+        .map(|p| (g.tile_rect(pane.origin, p - first), p))
+        .collect();
+    let tile_fit = Fit {
+        cols: g.tile_cols,
+        rows: g.tile_rows,
+        px_w: g.tile_cols as u32 * fw,
+        px_h: g.tile_rows as u32 * fh,
+    };
+    let sum = pane.sum_area.and_then(|s| {
+        let pic_area = Rect::new(s.x, s.y + 1, s.width, s.height.saturating_sub(1));
+        let (rect, fit) = place(app, (width as u32, height as u32), pic_area, true)?;
+        // The caption sits right above the picture.
+        let caption = Rect::new(rect.x, s.y, s.x + s.width - rect.x, 1);
+        Some((rect, fit, caption))
+    });
+    Body::Grid(GridBody {
+        pane,
+        page,
+        pages: g.pages,
+        tiles,
+        tile_fit,
+        sum,
+    })
+}
+
+fn single(app: &App, inner: Rect, subject: Subject) -> Body {
+    let maps = app
+        .feature_maps()
+        .map(|f| (f.width as u32, f.height as u32));
+    let cursor = app.is_zoomed() && maps.is_some();
+    let src = match (subject, maps) {
+        (Subject::Channel(_) | Subject::Sum, Some(m)) => m,
+        _ => app
+            .activations()
+            .map(|a| a.input_image.dimensions())
+            .unwrap_or((1, 1)),
+    };
+    let integer = matches!(subject, Subject::Channel(_) | Subject::Sum);
+    // Zoom keeps a ruler row and column for the cursor markers.
+    let margin = cursor as u16;
+    let content = Rect::new(
+        inner.x + margin,
+        inner.y + 1 + margin,
+        inner.width.saturating_sub(margin),
+        inner.height.saturating_sub(1 + margin),
+    );
+    Body::Single(SingleBody {
+        subject,
+        placed: place(app, src, content, integer),
+        cursor,
+    })
+}
