@@ -389,7 +389,9 @@ fn odd_ranks_and_sizes_never_crash_ort() {
 }
 
 fn check_external(acts: &Activations) {
-    let conv = layer(acts, "conv").feature_maps().unwrap();
+    let conv = layer(acts, "conv")
+        .feature_maps()
+        .expect("conv is a feature map");
     assert_eq!(conv.value(0, 1, 1), 4.0 * 50.0);
     assert_eq!(conv.value(1, 3, 3), -2.0 * 150.0);
 }

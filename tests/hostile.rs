@@ -423,7 +423,7 @@ fn write_model(dir: &Path, name: &str, build: impl FnOnce(&mut GraphBuilder)) ->
     let mut g = GraphBuilder::new("hostile", 13);
     build(&mut g);
     let path = dir.join(name);
-    std::fs::write(&path, g.finish_bytes("featscope-hostile")).unwrap();
+    std::fs::write(&path, g.finish_bytes("featscope-hostile")).expect("write the model");
     path
 }
 
@@ -495,7 +495,7 @@ fn classifier_model(dir: &Path, name: &str, classes: i64) -> PathBuf {
 fn write_png(path: &Path, w: u32, h: u32) {
     image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, 90]))
         .save(path)
-        .unwrap();
+        .expect("write the image");
 }
 
 fn mkfifo(path: &Path) {
@@ -509,9 +509,9 @@ fn mkfifo(path: &Path) {
 /// A copy of the seed CNN as `dir/m.onnx`, with `sidecar` as `dir/m.featscope.json` when given.
 fn seed_copy(dir: &Path, sidecar: Option<&str>) -> PathBuf {
     let m = dir.join("m.onnx");
-    std::fs::copy(seed(), &m).unwrap();
+    std::fs::copy(seed(), &m).expect("copy the model");
     if let Some(text) = sidecar {
-        std::fs::write(dir.join("m.featscope.json"), text).unwrap();
+        std::fs::write(dir.join("m.featscope.json"), text).expect("write the sidecar");
     }
     m
 }
@@ -539,7 +539,7 @@ fn labels_setup(dir: &Path, labels: &str) -> PathBuf {
         .max(5) as i64;
     let m = classifier_model(dir, "m.onnx", classes);
     let json = serde_json::json!({ "labels": labels }).to_string();
-    std::fs::write(dir.join("m.featscope.json"), json).unwrap();
+    std::fs::write(dir.join("m.featscope.json"), json).expect("write the sidecar");
     m
 }
 
@@ -864,7 +864,7 @@ enum Moment {
 /// several moments (loading, running, and while files are being written).
 fn interrupted(sig: i32, code: i32) {
     let _one_at_a_time = heavy();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     for backend in backends() {
         let moments = [
             Moment::AfterStart(500),
@@ -944,7 +944,11 @@ fn a_snapshot_after_a_sigkill_mid_write_leaves_no_stale_temp_files() {
 
 /// Each model must be refused with exit 1 and one line naming the model file, on every backend.
 fn assert_model_refused(model: &Path) {
-    let name = model.file_name().unwrap().to_string_lossy().into_owned();
+    let name = model
+        .file_name()
+        .expect("a file name")
+        .to_string_lossy()
+        .into_owned();
     for backend in backends() {
         let out = model.with_extension(format!("out-{backend}"));
         let o = snapshot(backend, argv![model, chelsea(), "--out", &out]);

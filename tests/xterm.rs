@@ -479,7 +479,7 @@ const LONG: Duration = Duration::from_secs(180);
 const SHORT: Duration = Duration::from_secs(20);
 
 /// The walk both xterm modes take: grid, zoom and back, `s` and back, help and back, quit.
-fn walk(session: &Session, display: &Display) {
+fn walk(session: &Session<'_>, display: &Display) {
     let grid = session.wait("the stem's 32 tiles and the sum", LONG, grid_of_32);
     // Everything after the pictures reached the terminal too: the status bar, the top-5.
     session.wait_text(&["dead 0/32", "tiger cat", "? help  q quit"], SHORT);
@@ -696,7 +696,7 @@ enum Via<'a> {
 
 /// `featscope doctor` then the view, both under `script` so their output is kept: doctor must
 /// name the pictures the view then uses, in each terminal, inside tmux and over SSH.
-fn doctor_says_what_the_view_uses(emulator: Emulator, via: Via, name: &str, expected: &str) {
+fn doctor_says_what_the_view_uses(emulator: Emulator, via: Via<'_>, name: &str, expected: &str) {
     let display = Display::start();
     let bin = env!("CARGO_BIN_EXE_featscope");
     let dir = tempfile::tempdir().expect("temp dir");

@@ -171,7 +171,7 @@ pub fn probe_version(path: &Path) -> Result<String, OrtLibError> {
     })?;
     type GetApiBase = unsafe extern "C" fn() -> *const ort::sys::OrtApiBase;
     // SAFETY: the symbol has this signature in every ONNX Runtime release.
-    let get_base: libloading::Symbol<GetApiBase> = unsafe { lib.get(b"OrtGetApiBase\0") }
+    let get_base: libloading::Symbol<'_, GetApiBase> = unsafe { lib.get(b"OrtGetApiBase\0") }
         .map_err(|_| OrtLibError::NotOrt { path: shown() })?;
     // SAFETY: OrtGetApiBase returns a pointer to a static struct; GetVersionString a static C string.
     let version = unsafe {

@@ -116,7 +116,7 @@ pub fn help_box(area: Rect) -> HelpBox {
     }
 }
 
-pub(crate) fn draw_help(f: &mut Frame, app: &App, help: &HelpBox, theme: &Theme) {
+pub(crate) fn draw_help(f: &mut Frame<'_>, app: &App, help: &HelpBox, theme: &Theme) {
     let (left, right) = columns(theme);
     let more = if help.max_scroll > 0 {
         " j/k scroll "

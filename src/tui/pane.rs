@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub(crate) fn draw_main(
-    f: &mut Frame,
+    f: &mut Frame<'_>,
     app: &App,
     layout: &ViewLayout,
     pictures: &mut PictureCache,
@@ -40,7 +40,7 @@ pub(crate) fn draw_main(
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
-fn draw_waiting(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+fn draw_waiting(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
     let image = crate::model::sanitize(&app.image_path().display().to_string());
     let lines = match app.load() {
         Load::Loading { since, stage } => {
@@ -72,7 +72,7 @@ fn draw_waiting(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
-fn draw_not_drawn(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+fn draw_not_drawn(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
     let Some(e) = app.selected_entry() else {
         return;
     };
@@ -110,13 +110,13 @@ fn draw_not_drawn(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
-fn info_line(f: &mut Frame, area: Rect, spans: Vec<Span<'static>>) {
+fn info_line(f: &mut Frame<'_>, area: Rect, spans: Vec<Span<'static>>) {
     f.buffer_mut()
         .set_line(area.x, area.y, &Line::from(spans), area.width);
 }
 
 fn draw_grid_and_sum(
-    f: &mut Frame,
+    f: &mut Frame<'_>,
     app: &App,
     inner: Rect,
     grid: &GridBody,
@@ -194,7 +194,7 @@ fn draw_outline(buf: &mut Buffer, r: Rect, style: Style) {
 /// One picture (a zoomed channel, the sum, the overlay or the input) filling the pane; with a
 /// cursor when zoomed.
 fn draw_single(
-    f: &mut Frame,
+    f: &mut Frame<'_>,
     app: &App,
     inner: Rect,
     single: &SingleBody,
@@ -279,7 +279,14 @@ fn acts_pixel(app: &App, x: u32, y: u32) -> [u8; 3] {
 
 /// Cursor markers: `▼` above and `▶` left of the picture (work with every protocol), and for
 /// half-blocks a mark on the cell itself.
-fn draw_cursor(f: &mut Frame, app: &App, rect: Rect, fit: Fit, map: (usize, usize), theme: &Theme) {
+fn draw_cursor(
+    f: &mut Frame<'_>,
+    app: &App,
+    rect: Rect,
+    fit: Fit,
+    map: (usize, usize),
+    theme: &Theme,
+) {
     let (h, w) = (map.0.max(1), map.1.max(1));
     let (y, x) = app.cursor();
     let (fw, fh) = app.graphics().cell_px();

@@ -89,7 +89,7 @@ impl Theme {
 
 /// Draws the whole view as `layout` places it. Only the picture cache changes: drawing never
 /// touches the app.
-pub fn draw(f: &mut Frame, app: &App, layout: &ViewLayout, pictures: &mut PictureCache) {
+pub fn draw(f: &mut Frame<'_>, app: &App, layout: &ViewLayout, pictures: &mut PictureCache) {
     pictures.next_frame();
     let theme = Theme::new(app.no_color());
     if layout.too_small {
@@ -104,7 +104,7 @@ pub fn draw(f: &mut Frame, app: &App, layout: &ViewLayout, pictures: &mut Pictur
     }
 }
 
-fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
+fn draw_too_small(f: &mut Frame<'_>, area: Rect, theme: &Theme) {
     let text = vec![
         Line::styled("terminal too small", theme.error()),
         Line::raw(format!(
@@ -177,7 +177,7 @@ pub fn fmt_num(v: f32) -> String {
 
 // ---- sidebar ----
 
-fn draw_sidebar(f: &mut Frame, app: &App, side: &Sidebar, theme: &Theme) {
+fn draw_sidebar(f: &mut Frame<'_>, app: &App, side: &Sidebar, theme: &Theme) {
     let total = app.entries().len();
     let title = if app.filter().is_empty() {
         format!(" Layers ({total}) ")
@@ -290,9 +290,9 @@ fn list_line(
 
 // ---- status bar ----
 
-fn draw_status(f: &mut Frame, app: &App, area: Rect, theme: &Theme) {
+fn draw_status(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
     let w = area.width as usize;
-    let line1: Line = match (
+    let line1: Line<'_> = match (
         app.load(),
         app.selected_entry().map(|e| e.reason().map(str::to_string)),
     ) {

@@ -49,7 +49,7 @@ impl Viewer {
 
     /// Lays out for the frame's size and the app as it is now (a worker's message or the
     /// terminal's answer may have changed it), then draws.
-    pub fn draw(&mut self, f: &mut Frame) {
+    pub fn draw(&mut self, f: &mut Frame<'_>) {
         self.relayout(f.area());
         ui::draw(f, &self.app, &self.layout, &mut self.pictures);
     }

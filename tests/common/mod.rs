@@ -73,7 +73,7 @@ pub fn write_external_data_model(dir: &Path, with_weights_file: bool) -> PathBuf
         .flat_map(|v| v.to_le_bytes())
         .collect();
     if with_weights_file {
-        std::fs::write(dir.join("ext.weights"), &weights).unwrap();
+        std::fs::write(dir.join("ext.weights"), &weights).expect("write the weights");
     }
     let mut w = tensor_f32("w", &[2, 1, 1, 1], &[]);
     w.raw_data = Default::default();
@@ -107,7 +107,7 @@ pub fn write_external_data_model(dir: &Path, with_weights_file: bool) -> PathBuf
         &[Dim::Fixed(1), Dim::Fixed(2), Dim::Fixed(4), Dim::Fixed(4)],
     );
     let path = dir.join("ext.onnx");
-    std::fs::write(&path, g.finish_bytes("featscope-test")).unwrap();
+    std::fs::write(&path, g.finish_bytes("featscope-test")).expect("write the model");
     path
 }
 pub mod wire;
