@@ -39,14 +39,19 @@ fn model_folders() -> Vec<PathBuf> {
     folders
 }
 
+/// EfficientNet-Lite0 and its photo, where they are at hand.
+pub fn find() -> Option<Defaults> {
+    model_folders().into_iter().find_map(|dir| {
+        let (model, image) = (dir.join(MODEL), dir.join(IMAGE));
+        (model.is_file() && image.is_file()).then_some(Defaults { model, image })
+    })
+}
+
 /// The default model and image: EfficientNet-Lite0 when found, else the built-in seed CNN,
 /// written once to a cache folder (engines and sidecars read files).
 pub fn resolve() -> Result<Defaults> {
-    for dir in model_folders() {
-        let (model, image) = (dir.join(MODEL), dir.join(IMAGE));
-        if model.is_file() && image.is_file() {
-            return Ok(Defaults { model, image });
-        }
+    if let Some(found) = find() {
+        return Ok(found);
     }
     let dir = built_in_folder()?;
     Ok(Defaults {

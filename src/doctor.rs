@@ -1,6 +1,7 @@
 //! `featscope doctor`: what would run, and why.
 
 use crate::engine::ort_lib;
+use crate::text::sanitize;
 use anyhow::Result;
 use std::path::Path;
 
@@ -10,6 +11,14 @@ pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
         "tract:        {} (built in, cpu)",
         env!("FEATSCOPE_TRACT_VERSION")
     );
+    match crate::defaults::find() {
+        Some(d) => println!(
+            "default:      {} on {}",
+            sanitize(&d.model.display().to_string()),
+            sanitize(&d.image.display().to_string())
+        ),
+        None => println!("default:      the seed CNN built into featscope, on chelsea.png"),
+    }
     println!("ONNX Runtime search order:");
     for (path, source, _) in ort_lib::candidates(ort_lib_arg) {
         let verdict = match ort_lib::probe_version(&path) {

@@ -285,7 +285,7 @@ fn load_labels(
     Ok(Some(
         String::from_utf8_lossy(&bytes)
             .lines()
-            .map(|l| crate::model::sanitize(l.trim()))
+            .map(|l| crate::text::sanitize(l.trim()))
             .collect(),
     ))
 }

@@ -195,7 +195,7 @@ pub fn input_geometry(model: &Model) -> Result<InputGeometry, PreprocessError> {
             .unwrap_or_else(|| "?".into());
         format!(
             "'{}' {} [{dims}]",
-            crate::model::sanitize(&i.name),
+            crate::text::sanitize(&i.name),
             i.declared
                 .elem_type
                 .map(crate::model::elem_type_name)

@@ -47,7 +47,7 @@ impl LayerRecord {
         LayerRecord {
             index: layer.index,
             name: layer.name.clone(),
-            tensor: crate::model::sanitize(&layer.tensor),
+            tensor: crate::text::sanitize(&layer.tensor),
             op: layer.op.clone(),
             shape: layer.shape.clone(),
             kind: layer.data.label(),

@@ -61,7 +61,7 @@ pub fn select_layers(model: &Model, patterns: &[String]) -> Result<Option<Vec<St
         };
         if matched.is_empty() {
             return Err(NoMatch {
-                pattern: crate::model::sanitize(pattern),
+                pattern: crate::text::sanitize(pattern),
                 hint: near_matches(model, pattern),
             });
         }
@@ -328,13 +328,13 @@ pub fn write_snapshot(
 /// wait; half-blocks into a pipe).
 fn print_image(title: &str, img: &image::RgbImage) {
     static PRINTER: std::sync::OnceLock<crate::term::print::Printer> = std::sync::OnceLock::new();
-    println!("{}", crate::model::sanitize(title));
+    println!("{}", crate::text::sanitize(title));
     let printer = PRINTER.get_or_init(crate::term::print::Printer::for_stdout);
     if let Err(e) = printer.print(img) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!(
                 "featscope: cannot print {}: {e}",
-                crate::model::sanitize(title)
+                crate::text::sanitize(title)
             );
         }
     }

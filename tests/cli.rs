@@ -203,6 +203,45 @@ fn doctor_reports_engines() {
     assert!(text.contains("--backend auto uses:"), "{text}");
 }
 
+/// Where the default model comes from: a release archive's `models/` beside the binary (run
+/// from any folder), else the seed CNN built into the binary.
+#[test]
+fn the_default_model_is_found_beside_the_binary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unpacked = dir.path().join("featscope-0.1.0");
+    let elsewhere = dir.path().join("elsewhere");
+    for d in [unpacked.join("models"), elsewhere.clone()] {
+        std::fs::create_dir_all(d).expect("folder");
+    }
+    let bin = unpacked.join("featscope");
+    std::fs::copy(env!("CARGO_BIN_EXE_featscope"), &bin).expect("copy the binary");
+    let doctor = || {
+        let o = Command::new(&bin)
+            .args(["doctor", "--no-terminal-query"])
+            .current_dir(&elsewhere)
+            .env_remove("ORT_DYLIB_PATH")
+            .output()
+            .expect("featscope runs");
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines()
+            .find(|l| l.starts_with("default:"))
+            .unwrap_or_else(|| panic!("no default line: {text}"))
+            .to_string()
+    };
+    assert!(doctor().contains("the seed CNN built into featscope"));
+    for name in ["efficientnet_lite0.onnx", "chelsea.png"] {
+        std::fs::copy(model(name), unpacked.join("models").join(name)).expect("copy");
+    }
+    let line = doctor();
+    let beside = unpacked.join("models");
+    assert!(
+        line.contains(s(&beside.join("efficientnet_lite0.onnx")))
+            && line.contains(s(&beside.join("chelsea.png"))),
+        "{line}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let o = featscope(&["snapshot"]);

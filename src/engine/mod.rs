@@ -65,7 +65,7 @@ pub fn guard<T>(
             .unwrap_or_else(|| "a panic".into());
         Err(EngineError::Crashed {
             model: model.display().to_string(),
-            what: crate::model::sanitize(&what.replace(['\n', '\r'], " ")),
+            what: crate::text::sanitize(&what.replace(['\n', '\r'], " ")),
         })
     })
 }

@@ -19,7 +19,7 @@ fn load_err(model: &Model, reason: impl ToString) -> EngineError {
     EngineError::Load {
         engine: "onnxruntime",
         model: model.path.display().to_string(),
-        reason: crate::model::sanitize(&reason.to_string()),
+        reason: crate::text::sanitize(&reason.to_string()),
     }
 }
 
@@ -72,7 +72,7 @@ impl OrtEngine {
                     EngineError::Device(format!(
                         "--device {}: CUDA could not start: {}",
                         opts.device,
-                        crate::model::sanitize(&e.to_string())
+                        crate::text::sanitize(&e.to_string())
                     ))
                 })?;
         }
@@ -98,7 +98,7 @@ impl Engine for OrtEngine {
         let run_err = |reason: String| EngineError::Run {
             engine: "onnxruntime",
             model: model.clone(),
-            reason: crate::model::sanitize(&reason),
+            reason: crate::text::sanitize(&reason),
         };
         let tensor = TensorRef::from_array_view((input.shape.clone(), input.data.as_slice()))
             .map_err(|e| run_err(e.to_string()))?;

@@ -21,7 +21,7 @@ fn load_err(path: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::Load {
         engine: "tract",
         model: path.to_string(),
-        reason: crate::model::sanitize(&format!("{e:#}")),
+        reason: crate::text::sanitize(&format!("{e:#}")),
     }
 }
 
@@ -158,7 +158,7 @@ impl Engine for TractEngine {
         let run_err = |e: &dyn std::fmt::Display| EngineError::Run {
             engine: "tract",
             model: path.clone(),
-            reason: crate::model::sanitize(&format!("{e:#}")),
+            reason: crate::text::sanitize(&format!("{e:#}")),
         };
         let plan = self.plan_for(&input.shape)?;
         let tensor = Tensor::from_shape(&input.shape, &input.data).map_err(|e| run_err(&e))?;

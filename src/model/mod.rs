@@ -135,7 +135,7 @@ impl fmt::Debug for Model {
     }
 }
 
-pub use crate::text::sanitize;
+use crate::text::sanitize;
 
 fn declared_type(v: &ValueInfoProto) -> DeclaredType {
     let Some(t) = v.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()) else {

@@ -3,7 +3,7 @@
 //! here, and what is wrong is said naming the node.
 
 use super::proto::{data_type, AttributeProto, GraphProto, NodeProto};
-use super::sanitize;
+use crate::text::sanitize;
 use std::collections::HashSet;
 
 /// Larger kernels, strides, dilations or paddings than any real network uses.

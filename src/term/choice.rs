@@ -5,7 +5,7 @@
 
 use super::pixels::Colours;
 use super::probe::{self, Answers};
-use crate::model::sanitize;
+use crate::text::sanitize;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 

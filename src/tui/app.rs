@@ -7,9 +7,10 @@ use super::keymap::{self, Action, Context};
 use super::layers::{Drawing, Entry, LayerInfo};
 use super::layout::ViewLayout;
 use crate::activations::{Activations, FeatureMaps, Layer};
-use crate::model::{sanitize, Model};
+use crate::model::Model;
 use crate::render::{Colormap, Normalization};
 use crate::snapshot::SnapshotOptions;
+use crate::text::sanitize;
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };

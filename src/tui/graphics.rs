@@ -2,12 +2,12 @@
 //! iTerm2, as [`Graphics`] says) and drawn as a ratatui widget.
 
 use super::halfblock::HalfBlocks;
-use crate::model::sanitize;
 use crate::render::IndexedImage;
 pub use crate::term::choice::{CellSize, Graphics, Protocol};
 use crate::term::kitty::KittyImage;
 use crate::term::pixels::Pixels;
 use crate::term::{iterm2, sixel};
+use crate::text::sanitize;
 use image::RgbImage;
 use ratatui::buffer::{Buffer, CellDiffOption};
 use ratatui::layout::Rect;

@@ -2,8 +2,9 @@
 //! maps (statistics, ranges, the summed map, the by-mean order).
 
 use crate::activations::{FeatureMaps, Layer, LayerData};
-use crate::model::{sanitize, TensorSite};
+use crate::model::TensorSite;
 use crate::render::{self, LayerStats};
+use crate::text::sanitize;
 
 /// Whether a layer is drawn.
 #[derive(Clone, Debug, PartialEq, Eq)]
