@@ -2,6 +2,7 @@
 
 use crate::engine::{RawTensor, TensorData};
 use crate::model::{Layout, TensorSite};
+use crate::text::Clean;
 use std::time::Duration;
 
 /// One 4-D activation, batch 0, channel-first: `data[(c * height + y) * width + x]`.
@@ -66,11 +67,11 @@ impl LayerData {
 pub struct Layer {
     /// Position in graph order among exposed tensors.
     pub index: usize,
-    /// Display name (sanitised, unique).
-    pub name: String,
+    /// Display name (unique).
+    pub name: Clean,
     /// The tensor's name in the graph.
     pub tensor: String,
-    pub op: String,
+    pub op: Clean,
     pub shape: Vec<usize>,
     pub layout: Layout,
     pub data: LayerData,
@@ -163,12 +164,12 @@ fn hwc_to_chw(src: &[f32], h: usize, w: usize, c: usize) -> Vec<f32> {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ClassScore {
     pub index: usize,
-    pub label: String,
+    pub label: Clean,
     pub probability: f32,
 }
 
 /// Top-k of a classifier output: softmax applied unless the values already form a distribution.
-pub fn top_k(values: &[f32], labels: &[String], k: usize) -> Vec<ClassScore> {
+pub fn top_k(values: &[f32], labels: &[Clean], k: usize) -> Vec<ClassScore> {
     let already_probabilities = values.iter().all(|v| (0.0..=1.0).contains(v))
         && (values.iter().sum::<f32>() - 1.0).abs() < 1e-3;
     let probs: Vec<f32> = if already_probabilities {
@@ -189,7 +190,7 @@ pub fn top_k(values: &[f32], labels: &[String], k: usize) -> Vec<ClassScore> {
             label: labels
                 .get(i)
                 .cloned()
-                .unwrap_or_else(|| format!("class {i}")),
+                .unwrap_or_else(|| Clean::new(&format!("class {i}"))),
             probability: probs[i],
         })
         .collect()
@@ -201,8 +202,8 @@ pub struct Activations {
     pub layers: Vec<Layer>,
     /// The image as fed (after resize/crop), for overlays and the input view.
     pub input_image: image::RgbImage,
-    pub input_description: String,
-    pub engine: String,
+    pub input_description: Clean,
+    pub engine: Clean,
     pub inference: Duration,
     /// A classifier's top-5, when the model's output matches the labels file.
     pub top5: Option<Vec<ClassScore>>,

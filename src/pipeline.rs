@@ -6,6 +6,7 @@ use crate::engine::{guard, open_engine, tract_engine, Backend, Engine, EngineOpt
 use crate::memory::{self, Budget};
 use crate::model::Model;
 use crate::preprocess::{self, InputGeometry, PreprocessOptions};
+use crate::text::Clean;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -39,7 +40,7 @@ pub struct Analyzer {
     pub model: Model,
     pub geometry: InputGeometry,
     pub preprocess: PreprocessOptions,
-    pub labels: Option<Vec<String>>,
+    pub labels: Option<Vec<Clean>>,
     /// How `--backend auto` decided, for one line on stderr.
     pub engine_note: Option<String>,
     /// `None` after the engine crashed: it is opened again for the next image.
@@ -251,8 +252,8 @@ impl Analyzer {
         Ok(Activations {
             layers,
             input_image: prepared.shown,
-            input_description: prepared.description,
-            engine: self.engine_label.clone(),
+            input_description: Clean::new(&prepared.description),
+            engine: Clean::new(&self.engine_label),
             inference,
             top5,
         })
@@ -268,7 +269,7 @@ fn load_labels(
     model: &Model,
     cli: Option<&Path>,
     sidecar: Option<&str>,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Option<Vec<Clean>>> {
     use crate::files::{inside_folder, read_limited, LABELS_LIMIT};
     let path = match (cli, sidecar) {
         (Some(p), _) => p.to_path_buf(),
@@ -285,7 +286,7 @@ fn load_labels(
     Ok(Some(
         String::from_utf8_lossy(&bytes)
             .lines()
-            .map(|l| crate::text::sanitize(l.trim()))
+            .map(|l| Clean::new(l.trim()))
             .collect(),
     ))
 }

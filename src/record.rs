@@ -4,13 +4,14 @@
 use crate::activations::Layer;
 use crate::model::Layout;
 use crate::render::LayerStats;
+use crate::text::Clean;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct LayerRecord {
     pub index: usize,
-    pub name: String,
-    pub tensor: String,
-    pub op: String,
+    pub name: Clean,
+    pub tensor: Clean,
+    pub op: Clean,
     pub shape: Vec<usize>,
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,7 +48,7 @@ impl LayerRecord {
         LayerRecord {
             index: layer.index,
             name: layer.name.clone(),
-            tensor: crate::text::sanitize(&layer.tensor),
+            tensor: Clean::new(&layer.tensor),
             op: layer.op.clone(),
             shape: layer.shape.clone(),
             kind: layer.data.label(),
@@ -120,8 +121,8 @@ pub fn print_layers(
     eprintln!(
         "featscope: {} layers, {maps} feature maps ({}; input {})",
         rows.len(),
-        sanitize(&acts.engine),
-        sanitize(&acts.input_description)
+        acts.engine,
+        acts.input_description
     );
     Ok(())
 }

@@ -46,7 +46,7 @@ pub fn select_layers(model: &Model, patterns: &[String]) -> Result<Option<Vec<St
         } else if let Some(site) = model
             .sites
             .iter()
-            .find(|s| s.display == *pattern || s.tensor == *pattern)
+            .find(|s| s.display == pattern.as_str() || s.tensor == *pattern)
         {
             vec![site]
         } else {

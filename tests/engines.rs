@@ -235,7 +235,7 @@ fn seed_cnn_takes_the_image_at_native_size() {
     let shapes: Vec<(String, Vec<usize>)> = acts
         .layers
         .iter()
-        .map(|l| (l.name.clone(), l.shape.clone()))
+        .map(|l| (l.name.to_string(), l.shape.clone()))
         .collect();
     let get = |n: &str| {
         shapes

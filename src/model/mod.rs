@@ -102,9 +102,9 @@ pub struct TensorSite {
     pub index: usize,
     /// The tensor's name in the graph (what engines are asked for).
     pub tensor: String,
-    /// What users see and type: the node name, else the output name; unique, control characters removed.
-    pub display: String,
-    pub op: String,
+    /// What users see and type: the node name, else the output name; unique, cleaned.
+    pub display: Clean,
+    pub op: Clean,
     pub declared: DeclaredType,
     /// The channel axis if this tensor is 4-D, traced from the input through the graph.
     pub layout: Layout,
@@ -117,9 +117,9 @@ pub struct Model {
     pub bytes: Bytes,
     pub ir_version: i64,
     pub opset: i64,
-    pub producer: String,
-    pub graph_name: String,
-    pub metadata: Vec<(String, String)>,
+    pub producer: Clean,
+    pub graph_name: Clean,
+    pub metadata: Vec<(Clean, Clean)>,
     pub inputs: Vec<GraphInput>,
     pub graph_outputs: Vec<String>,
     pub sites: Vec<TensorSite>,
@@ -135,7 +135,7 @@ impl fmt::Debug for Model {
     }
 }
 
-use crate::text::sanitize;
+use crate::text::{sanitize, Clean};
 
 fn declared_type(v: &ValueInfoProto) -> DeclaredType {
     let Some(t) = v.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()) else {
@@ -219,12 +219,12 @@ impl Model {
             bytes,
             ir_version: proto.ir_version,
             opset,
-            producer: sanitize(&proto.producer_name),
-            graph_name: sanitize(&graph.name),
+            producer: Clean::new(&proto.producer_name),
+            graph_name: Clean::new(&graph.name),
             metadata: proto
                 .metadata_props
                 .iter()
-                .map(|p| (sanitize(&p.key), sanitize(&p.value)))
+                .map(|p| (Clean::new(&p.key), Clean::new(&p.value)))
                 .collect(),
             inputs,
             graph_outputs: graph.output.iter().map(|o| o.name.clone()).collect(),
@@ -424,8 +424,8 @@ fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> 
             TensorSite {
                 index,
                 tensor: tensor.clone(),
-                display,
-                op: sanitize(op),
+                display: Clean::new(&display),
+                op: Clean::new(op),
                 declared: declared.get(tensor.as_str()).cloned().unwrap_or_default(),
                 layout: *layout,
             }

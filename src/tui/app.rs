@@ -10,7 +10,7 @@ use crate::activations::{Activations, FeatureMaps, Layer};
 use crate::model::Model;
 use crate::render::{Colormap, Normalization};
 use crate::snapshot::SnapshotOptions;
-use crate::text::sanitize;
+use crate::text::Clean;
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -119,9 +119,9 @@ impl ExportJob {
 
 #[derive(Clone, Debug)]
 pub enum Load {
-    Loading { since: Instant, stage: String },
+    Loading { since: Instant, stage: Clean },
     Ready,
-    Failed(String),
+    Failed(Clean),
 }
 
 /// What the keys are doing: browsing layers and channels, looking at one picture with a
@@ -171,7 +171,7 @@ pub struct App {
     normalization: Normalization,
     /// Layers whose name or op contains this (lower-cased) show in the list.
     filter: String,
-    message: Option<String>,
+    message: Option<Clean>,
     /// The selected layer's statistics, worked out when it is selected.
     infos: HashMap<usize, Rc<LayerInfo>>,
     /// Set when an overlay closes: terminal images under it must be sent again.
@@ -251,11 +251,11 @@ impl App {
         match msg {
             Msg::Stage(stage) => {
                 if let Load::Loading { stage: s, .. } = &mut self.load {
-                    *s = sanitize(&stage);
+                    *s = Clean::new(&stage);
                 }
             }
             Msg::Ready(acts) => self.set_activations(*acts),
-            Msg::Failed(e) => self.load = Load::Failed(sanitize(&e)),
+            Msg::Failed(e) => self.load = Load::Failed(Clean::one_line(&e)),
             Msg::Exported(Ok(files)) => {
                 let pngs: Vec<String> = files
                     .iter()
@@ -263,9 +263,11 @@ impl App {
                     .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
                     .collect();
                 let dir = self.opts.export_dir.display().to_string();
-                self.message = Some(sanitize(&format!("wrote {} in {dir}", pngs.join(", "))));
+                self.message = Some(Clean::new(&format!("wrote {} in {dir}", pngs.join(", "))));
             }
-            Msg::Exported(Err(e)) => self.message = Some(sanitize(&format!("export failed: {e}"))),
+            Msg::Exported(Err(e)) => {
+                self.message = Some(Clean::one_line(&format!("export failed: {e}")))
+            }
         }
     }
 
@@ -666,12 +668,12 @@ impl App {
         let Some(n) = self.feature_maps().map(|f| f.channels) else {
             return;
         };
-        let pos = self.position_of(self.channel);
-        let next = match layout.grid() {
-            Some(g) => g.move_rows(pos, rows, n),
-            // No grid on screen (zoom, another view): rows of eight.
-            None => (pos as isize + 8 * rows).clamp(0, n.saturating_sub(1) as isize) as usize,
+        // Rows and pages are the grid's: with no grid on screen (the sum, the overlay) there
+        // are none to move by.
+        let Some(grid) = layout.grid() else {
+            return;
         };
+        let next = grid.move_rows(self.position_of(self.channel), rows, n);
         self.channel = self.channel_at(next);
     }
 
@@ -729,7 +731,10 @@ impl App {
         let Some(n) = self.feature_maps().map(|f| f.channels) else {
             return;
         };
-        let per_page = layout.grid().map(|g| g.per_page).unwrap_or(64).max(1);
+        let Some(grid) = layout.grid() else {
+            return;
+        };
+        let per_page = grid.per_page.max(1);
         let pos = self.position_of(self.channel);
         let page = pos / per_page;
         let pages = n.div_ceil(per_page);
@@ -764,7 +769,7 @@ impl App {
             }
         } else if let Some(e) = self.selected_entry() {
             self.message = Some(match e.reason() {
-                Some(r) => format!("{} is not drawn: {r}", e.name),
+                Some(r) => Clean::new(&format!("{} is not drawn: {r}", e.name)),
                 None => "no activations yet; the model is still running".into(),
             });
         }
@@ -785,10 +790,10 @@ impl App {
         };
         let layer = self.selected_layer()?;
         if layer.feature_maps().is_none() {
-            self.message = Some(format!(
+            self.message = Some(Clean::new(&format!(
                 "{} is not a feature map; nothing to export",
                 layer.name
-            ));
+            )));
             return None;
         }
         let tensor = layer.tensor.clone();
@@ -797,7 +802,7 @@ impl App {
             self.message = Some("export needs the model file".into());
             return None;
         };
-        self.message = Some(sanitize(&format!(
+        self.message = Some(Clean::new(&format!(
             "exporting {name} to {}…",
             self.opts.export_dir.display()
         )));

@@ -4,7 +4,7 @@
 use crate::activations::{FeatureMaps, Layer, LayerData};
 use crate::model::TensorSite;
 use crate::render::{self, LayerStats};
-use crate::text::sanitize;
+use crate::text::Clean;
 
 /// Whether a layer is drawn.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,7 +13,7 @@ pub enum Drawing {
     Pending,
     Drawn,
     /// Listed, with the reason it is not drawn.
-    NotDrawn(String),
+    NotDrawn(Clean),
 }
 
 impl Entry {
@@ -29,8 +29,8 @@ impl Entry {
 /// One sidebar row. Before inference it comes from the model's sites (shape as declared).
 #[derive(Clone, Debug)]
 pub struct Entry {
-    pub name: String,
-    pub op: String,
+    pub name: Clean,
+    pub op: Clean,
     /// Full shape, e.g. `1×32×112×112`.
     pub shape: String,
     pub state: Drawing,
@@ -49,8 +49,8 @@ impl Entry {
             _ => "…".into(),
         };
         Entry {
-            name: sanitize(&site.display),
-            op: sanitize(&site.op),
+            name: site.display.clone(),
+            op: site.op.clone(),
             shape,
             state: Drawing::Pending,
             layer: None,
@@ -60,15 +60,15 @@ impl Entry {
     pub(crate) fn from_layer(pos: usize, layer: &Layer) -> Entry {
         let state = match &layer.data {
             LayerData::FeatureMaps(_) => Drawing::Drawn,
-            LayerData::Vector(_) => Drawing::NotDrawn(format!(
+            LayerData::Vector(_) => Drawing::NotDrawn(Clean::new(&format!(
                 "a vector of {} values, not a feature map",
                 layer.shape.iter().product::<usize>()
-            )),
-            LayerData::Other(r) => Drawing::NotDrawn(sanitize(r)),
+            ))),
+            LayerData::Other(r) => Drawing::NotDrawn(Clean::new(r)),
         };
         Entry {
-            name: sanitize(&layer.name),
-            op: sanitize(&layer.op),
+            name: layer.name.clone(),
+            op: layer.op.clone(),
             shape: layer.shape_text(),
             state,
             layer: Some(pos),

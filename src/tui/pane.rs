@@ -6,6 +6,7 @@ use super::layout::{Body, GridBody, SingleBody, ViewLayout};
 use super::picture::{Fit, PictureCache, Subject};
 use super::ui::{fmt_num, order_name, truncate_right, Theme};
 use crate::activations::LayerData;
+use crate::text::Clean;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -41,7 +42,7 @@ pub(crate) fn draw_main(
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 fn draw_waiting(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
-    let image = crate::text::sanitize(&app.image_path().display().to_string());
+    let image = Clean::new(&app.image_path().display().to_string());
     let lines = match app.load() {
         Load::Loading { since, stage } => {
             let t = since.elapsed();
@@ -205,7 +206,7 @@ fn draw_single(
         return;
     };
     let (iw, ih) = acts.input_image.dimensions();
-    let desc = crate::text::sanitize(&acts.input_description);
+    let desc = &acts.input_description;
     let fm = app.feature_maps();
     let (subject, cursor, placed) = (single.subject, single.cursor, single.placed);
     if let Some((rect, fit)) = placed {

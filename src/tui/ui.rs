@@ -235,11 +235,7 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, side: &Sidebar, theme: &Theme) {
         let inner = block.inner(area);
         f.render_widget(block, area);
         for (k, s) in top5.iter().enumerate().take(inner.height as usize) {
-            let text = format!(
-                "{:>5.1}% {}",
-                s.probability * 100.0,
-                crate::text::sanitize(&s.label)
-            );
+            let text = format!("{:>5.1}% {}", s.probability * 100.0, s.label);
             let style = if k == 0 { theme.accent() } else { Style::new() };
             f.buffer_mut().set_stringn(
                 inner.x,
@@ -332,7 +328,7 @@ fn draw_status(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
         None => {
             let mut parts = Vec::new();
             if let Some(a) = app.activations() {
-                parts.push(crate::text::sanitize(&a.engine));
+                parts.push(a.engine.to_string());
                 parts.push(format!("{:.0} ms", a.inference.as_secs_f64() * 1000.0));
             }
             parts.push(app.colormap().name().to_string());
