@@ -10,10 +10,10 @@ use std::path::PathBuf;
 /// A command-line spelling of a domain enum: the same variants, with clap's derive and help
 /// text kept here, and the conversion to the type the rest of featscope uses.
 macro_rules! value_enum {
-    ($arg:ident => $domain:ident { $($(#[doc = $doc:literal])* $variant:ident),+ $(,)? }) => {
+    ($arg:ident => $domain:ident { $($(#[$attr:meta])* $variant:ident),+ $(,)? }) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
         pub enum $arg {
-            $($(#[doc = $doc])* $variant),+
+            $($(#[$attr])* $variant),+
         }
 
         impl From<$arg> for $domain {
@@ -66,6 +66,9 @@ value_enum!(ColormapArg => Colormap {
     /// Black (low) to white (high).
     Gray,
     Turbo,
+    /// Diverging blue–white–red, for signed values.
+    #[value(name = "rdbu")]
+    RdBu,
 });
 
 value_enum!(NormArg => Normalization {
@@ -97,6 +100,8 @@ pub struct Cli {
 pub enum Command {
     /// Write each layer's channel grid and summed map as PNGs (no terminal needed).
     Snapshot(SnapshotArgs),
+    /// Compare two runs layer by layer: one model on two images, or two models on one image.
+    Compare(CompareArgs),
     /// List the layers a model exposes: name, op, shape, kind.
     Layers(LayersArgs),
     /// Say which engine would run, where ONNX Runtime is, and what the terminal supports.
@@ -182,6 +187,85 @@ pub struct SnapshotArgs {
     pub scale: Option<u32>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// `featscope compare MODEL IMAGE_A IMAGE_B` or `featscope compare MODEL_A MODEL_B IMAGE`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Two models when the second path is an .onnx file. Without --out, the \
+interactive view shows A, B and A − B with each layer's divergence in the sidebar; with --out, \
+<layer>_compare.png, <layer>_diff.png and compare.json are written instead."
+)]
+pub struct CompareArgs {
+    /// The model (or model A).
+    pub first: PathBuf,
+    /// Image A (or model B).
+    pub second: PathBuf,
+    /// Image B (or the image).
+    pub third: PathBuf,
+    /// Layers to compare: exact name, tensor name, glob or index (of A); repeatable [default: all].
+    #[arg(long = "layer", short = 'l', value_name = "PATTERN")]
+    pub layers: Vec<String>,
+    /// Write the pictures and compare.json here instead of opening the view.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A layer differs when max |A − B| / max |A| is above this (compare.json's first_above;
+    /// the view's marks).
+    #[arg(long, default_value_t = crate::compare::DEFAULT_THRESHOLD, value_parser = parse_non_negative)]
+    pub threshold: f32,
+    /// Exit with 1 when any layer's max |A − B| / max |A| is above this (needs --out).
+    #[arg(long, value_name = "X", requires = "out", value_parser = parse_non_negative)]
+    pub fail_above: Option<f32>,
+    /// How pictures are drawn in the terminal (the view).
+    #[arg(long, value_enum, default_value_t = GraphicsArg::Auto)]
+    pub graphics: GraphicsArg,
+    /// The colormap of A and B (A − B is always rdbu).
+    #[arg(long, value_enum, default_value_t = ColormapArg::Viridis)]
+    pub colormap: ColormapArg,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl CompareArgs {
+    pub fn inputs(&self) -> crate::compare::Inputs {
+        crate::compare::Inputs::from_paths(
+            self.first.clone(),
+            self.second.clone(),
+            self.third.clone(),
+        )
+    }
+
+    /// The view of both runs.
+    pub fn view_options(&self) -> crate::tui::ViewOptions {
+        crate::tui::ViewOptions {
+            model: Some(self.first.clone()),
+            image: None,
+            graphics: self.graphics.into(),
+            colormap: self.colormap.into(),
+            export_dir: PathBuf::from("out"),
+            run: self.run.config(),
+        }
+    }
+
+    /// The headless job, when `--out` is given.
+    pub fn job(&self) -> Option<crate::compare::CompareJob> {
+        Some(crate::compare::CompareJob {
+            inputs: self.inputs(),
+            layers: self.layers.clone(),
+            out: self.out.clone()?,
+            threshold: self.threshold,
+            fail_above: self.fail_above,
+            colormap: self.colormap.into(),
+            run: self.run.config(),
+        })
+    }
+}
+
+fn parse_non_negative(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("'{s}': expected a number ≥ 0, like 1e-3")),
+    }
 }
 
 #[derive(Args, Debug)]

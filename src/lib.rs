@@ -4,6 +4,7 @@
 
 pub mod activations;
 pub mod cli;
+pub mod compare;
 pub mod defaults;
 pub mod doctor;
 pub mod engine;

@@ -48,6 +48,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Some(Command::Compare(args)) => match args.job() {
+            Some(job) => {
+                let outcome = featscope::compare::run(&job)?;
+                Ok(compare_exit(&outcome, &job))
+            }
+            None => featscope::tui::run_compare(
+                args.view_options(),
+                args.inputs(),
+                args.layers.clone(),
+                args.threshold,
+            ),
+        },
         Some(Command::Layers(args)) => {
             let run = args.run.config();
             featscope::record::print_layers(&args.model, args.image.as_deref(), args.json, &run)?;
@@ -58,6 +70,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => featscope::tui::run(cli.view.options()),
+    }
+}
+
+/// One line on stderr for the layers over `--fail-above`, and the exit code.
+fn compare_exit(
+    outcome: &featscope::compare::CompareOutcome,
+    job: &featscope::compare::CompareJob,
+) -> ExitCode {
+    let report = &outcome.report;
+    if let Some(worst) = report.worst() {
+        eprintln!(
+            "featscope: {} layers compared; largest max|A−B|/max|A| {:.3e} at {}{}",
+            report.layers.len(),
+            worst.rel,
+            worst.name,
+            match &report.first_above {
+                Some(first) => format!("; first above {:e}: {first}", report.threshold),
+                None => String::new(),
+            }
+        );
+    }
+    match (outcome.failing.first(), job.fail_above) {
+        (Some(first), Some(limit)) => {
+            eprintln!(
+                "featscope: error: {} of {} layers differ by more than {limit:e} (the first: {first})",
+                outcome.failing.len(),
+                report.layers.len()
+            );
+            ExitCode::from(1)
+        }
+        _ => ExitCode::SUCCESS,
     }
 }
 

@@ -44,11 +44,16 @@ fn colormaps_match_matplotlib_at_their_ends() {
     assert_eq!(Colormap::Magma.color(0.0), [0, 0, 4]);
     assert_eq!(Colormap::Gray.color(0.0), [0, 0, 0]);
     assert_eq!(Colormap::Gray.color(1.0), [255, 255, 255]);
+    // RdBu as matplotlib: #053061 (low), #67001f (high), near-white in the middle.
+    assert_eq!(Colormap::RdBu.color(0.0), [5, 48, 97]);
+    assert_eq!(Colormap::RdBu.color(1.0), [103, 0, 31]);
+    let mid = Colormap::RdBu.color(0.5);
+    assert!(mid.iter().all(|&c| c > 230), "{mid:?}");
     assert_eq!(Colormap::Viridis.color(f32::NAN), [68, 1, 84]);
     // Cycling visits every map once.
     let mut c = Colormap::Viridis;
     let mut seen = vec![c];
-    for _ in 0..5 {
+    for _ in 0..Colormap::ALL.len() - 1 {
         c = c.next();
         seen.push(c);
     }
@@ -76,6 +81,7 @@ fn grid_scales_each_channel_to_its_own_range() {
         scale: 1,
         gap: 1,
         labels: false,
+        range: None,
     };
     let img = render_grid(&fm, &[0, 1], &style);
     // Two channels: 1 row × 2 cols, tiles 2×2, a 1 px gap.
@@ -99,6 +105,7 @@ fn per_layer_scale_puts_channels_on_one_range() {
         scale: 2,
         gap: 0,
         labels: false,
+        range: None,
     };
     let img = render_grid(&fm, &[0, 1], &style);
     assert_eq!((img.width, img.height), (8, 4));

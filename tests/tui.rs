@@ -769,3 +769,88 @@ fn modes_follow_keys() {
     }
     assert!(matches!(small.app.mode(), Mode::Help { scroll, .. } if scroll == most));
 }
+
+/// `featscope compare`'s view: B is A with one channel of relu1 changed.
+fn compare_view() -> Viewer {
+    use featscope::tui::app::CompareOptions;
+    let a = synthetic();
+    let mut b = synthetic();
+    if let featscope::activations::LayerData::FeatureMaps(fm) = &mut b.layers[1].data {
+        // Channel 2, row 7: raised by 0.5 (relu1's largest value is 4.2).
+        let (h, w) = (fm.height, fm.width);
+        for x in 0..w {
+            fm.data[2 * h * w + 7 * w + x] += 0.5;
+        }
+    }
+    let opts = AppOptions {
+        compare: Some(CompareOptions {
+            name_a: "a.png".into(),
+            name_b: "b.png".into(),
+            threshold: 1e-3,
+        }),
+        ..AppOptions::default()
+    };
+    let mut app = App::new(opts);
+    app.set_comparison(a, b);
+    Viewer::new(app, AREA)
+}
+
+#[test]
+fn compare_shows_a_b_and_their_difference() {
+    let mut view = compare_view();
+    let s = screen(&mut view, 120, 34);
+    // The sidebar says how far apart each layer is: only relu1 differs.
+    let row = |name: &str| {
+        s.lines()
+            .find(|l| l.contains(&format!("│{name} ")))
+            .unwrap_or_else(|| panic!("no {name} row:\n{s}"))
+            .to_string()
+    };
+    assert!(row("conv1").contains(" 0│"), "{s}");
+    assert!(row("relu1").contains("1.2e-1"), "{s}");
+    assert!(row("flatten").contains(" 0│"), "{s}");
+    assert!(row("argmax").contains("–"), "not compared: {s}");
+    assert!(
+        s.contains("A: a.png") && s.contains("B: b.png") && s.contains("A − B"),
+        "{s}"
+    );
+    insta::assert_snapshot!("compare", s);
+
+    // ] goes to the first layer that differs, w to its worst channel.
+    press(&mut view, &["]"]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("relu1")
+    );
+    let s = screen(&mut view, 120, 34);
+    assert!(
+        s.contains("max|A−B| 0.500") && s.contains("worst channel 2"),
+        "{s}"
+    );
+    press(&mut view, &["w"]);
+    assert_eq!(view.app.channel(), 2);
+    let s = screen(&mut view, 120, 34);
+    assert!(s.contains("this channel: max|A−B| 0.500"), "{s}");
+    press(&mut view, &["]"]);
+    assert!(
+        view.app
+            .message()
+            .is_some_and(|m| m.contains("no later layer")),
+        "{:?}",
+        view.app.message()
+    );
+    press(&mut view, &["["]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("relu1")
+    );
+    // The sum and the inputs compare too; zoom shows A with its cursor.
+    press(&mut view, &["s"]);
+    assert!(screen(&mut view, 120, 34).contains("sum of 6 channels"));
+    press(&mut view, &["s", "s"]);
+    let s = screen(&mut view, 120, 34);
+    assert!(
+        s.contains("the inputs as fed") && !s.contains("A − B"),
+        "{s}"
+    );
+}

@@ -271,12 +271,14 @@ impl<'a> Session<'a> {
                 let _ = shot.save(&path);
                 panic!(
                     "{}: waited {timeout:?} for {what}; {} groups of picture cells {:?}, \
-                     {} stray pixels, pictures over {:?} px; screenshot {}",
+                     {} stray pixels, pictures over {:?} px, {} red or blue pixels; \
+                     screenshot {}",
                     self.name,
                     cells.groups.len(),
                     cells.groups,
                     cells.stray,
                     cells.extent,
+                    cells.diverging,
                     path.display()
                 );
             }
@@ -360,6 +362,20 @@ struct Cells {
     extent: (u32, u32, u32, u32),
     /// Each group's bounding box in cells: (col, row, width, height), and its cell count.
     groups: Vec<(usize, usize, usize, usize, usize)>,
+    /// Pixels clearly red or blue in the diverging colormap (a difference drawn by compare).
+    diverging: usize,
+}
+
+fn is_diverging(rgb: [u8; 3], memo: &mut HashMap<[u8; 3], bool>) -> bool {
+    *memo.entry(rgb).or_insert_with(|| {
+        (rgb[0] as i32 - rgb[2] as i32).abs() > 60
+            && featscope::render::Colormap::RdBu.lut().iter().any(|c| {
+                (0..3)
+                    .map(|k| (c[k] as i32 - rgb[k] as i32).pow(2))
+                    .sum::<i32>()
+                    < 12 * 12
+            })
+    })
 }
 
 fn is_viridis(rgb: [u8; 3], memo: &mut HashMap<[u8; 3], bool>) -> bool {
@@ -378,6 +394,8 @@ impl Cells {
         let cols = (shot.width() / cw) as usize;
         let rows = (shot.height() / ch) as usize;
         let mut memo = HashMap::new();
+        let mut diverging_memo = HashMap::new();
+        let mut diverging = 0;
         let mut picture = vec![false; cols * rows];
         let mut stray = 0;
         let (mut left, mut top, mut right, mut bottom) = (u32::MAX, u32::MAX, 0, 0);
@@ -387,7 +405,11 @@ impl Cells {
                 for y in 0..ch {
                     for x in 0..cw {
                         let (px, py) = (c as u32 * cw + x, r as u32 * ch + y);
-                        if is_viridis(shot.get_pixel(px, py).0, &mut memo) {
+                        let rgb = shot.get_pixel(px, py).0;
+                        if is_diverging(rgb, &mut diverging_memo) {
+                            diverging += 1;
+                        }
+                        if is_viridis(rgb, &mut memo) {
                             hits += 1;
                             (left, top) = (left.min(px), top.min(py));
                             (right, bottom) = (right.max(px + 1), bottom.max(py + 1));
@@ -446,6 +468,7 @@ impl Cells {
                 bottom.saturating_sub(top),
             ),
             groups,
+            diverging,
         }
     }
 
@@ -561,6 +584,65 @@ fn sixel_in_xterm_vt340() {
         "--backend tract",
     );
     walk(&session, &display);
+}
+
+/// A, B and A − B: two viridis pictures of one size in one row, whole, and the difference in
+/// red and blue. (Pale blues of the difference pass for viridis here and there, so stray
+/// pixels are not counted.)
+fn compare_panels(c: &Cells) -> bool {
+    match c.groups.as_slice() {
+        [a, b] => {
+            c.whole_rectangles()
+                && (a.2, a.3) == (b.2, b.3)
+                && a.1 == b.1
+                && a.0 != b.0
+                && c.diverging > 2000
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn compare_in_xterm_vt340() {
+    if !tools_present(
+        "compare_in_xterm_vt340",
+        &["Xvfb", "xterm", "xdotool", "import"],
+    ) {
+        return;
+    }
+    let display = Display::start();
+    let session = Session::start(
+        &display,
+        Emulator::XtermVt340,
+        "compare-vt340",
+        "",
+        "compare models/seed_cnn.onnx models/chelsea.png models/coffee.png --backend tract",
+    );
+    let first = session.wait("A, B and A − B of conv1", LONG, compare_panels);
+    session.wait_text(
+        &[
+            "A: chelsea.png",
+            "B: coffee.png",
+            "max|A−B|/max|A|",
+            "? help",
+        ],
+        SHORT,
+    );
+    // ] to the next layer that differs: its three pictures replace the first ones whole (the
+    // same places: relu1 has conv1's shape; the difference is another picture).
+    display.key("bracketright");
+    session.wait_text(&[" relu1 · Relu "], SHORT);
+    session.wait("A, B and A − B of relu1", SHORT, |c| {
+        compare_panels(c) && c.diverging != first.diverging
+    });
+    display.key("s");
+    session.wait_text(&["sum of 9 channels"], SHORT);
+    session.wait("the sums of A, B and A − B", SHORT, compare_panels);
+    display.key("q");
+    assert_eq!(session.exit_status(SHORT), "0");
+    session.wait("a clean screen after q", SHORT, |c| {
+        c.count() == 0 && c.stray == 0 && c.diverging == 0
+    });
 }
 
 #[test]

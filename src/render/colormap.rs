@@ -19,16 +19,21 @@ pub enum Colormap {
     /// Black (low) to white (high).
     Gray,
     Turbo,
+    /// Diverging, blue (low) through white to red (high): for signed values around 0, such as
+    /// the difference of two runs.
+    #[serde(rename = "rdbu")]
+    RdBu,
 }
 
 impl Colormap {
-    pub const ALL: [Colormap; 6] = [
+    pub const ALL: [Colormap; 7] = [
         Colormap::Viridis,
         Colormap::Magma,
         Colormap::Inferno,
         Colormap::Plasma,
         Colormap::Gray,
         Colormap::Turbo,
+        Colormap::RdBu,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +44,7 @@ impl Colormap {
             Colormap::Plasma => "plasma",
             Colormap::Gray => "gray",
             Colormap::Turbo => "turbo",
+            Colormap::RdBu => "rdbu",
         }
     }
 
@@ -65,6 +71,10 @@ impl Colormap {
                             // colorous' GREYS runs white → black; reversed so high is bright.
                             Colormap::Gray => colorous::GREYS.eval_rational(LEVELS - 1 - i, LEVELS),
                             Colormap::Turbo => colorous::TURBO.eval_rational(i, LEVELS),
+                            // colorous' RED_BLUE runs red → blue; reversed so high is red.
+                            Colormap::RdBu => {
+                                colorous::RED_BLUE.eval_rational(LEVELS - 1 - i, LEVELS)
+                            }
                         };
                         *entry = [color.r, color.g, color.b];
                     }

@@ -243,6 +243,9 @@ pub struct GridStyle {
     pub gap: u32,
     /// Label each tile `feature_map_i` (or `i` where the tile is too narrow).
     pub labels: bool,
+    /// One value range for every tile instead of the normalisation's (the symmetric range of
+    /// a difference, so 0 is the colormap's middle).
+    pub range: Option<(f32, f32)>,
 }
 
 impl GridStyle {
@@ -254,6 +257,7 @@ impl GridStyle {
             scale: auto_scale(fm.height, fm.width, 32),
             gap: 2,
             labels: false,
+            range: None,
         }
     }
 }
@@ -308,9 +312,10 @@ pub fn render_grid(fm: &FeatureMaps, channels: &[usize], style: &GridStyle) -> I
             };
             text::draw(&mut img, x0, y0 + 1, tw, &label);
         }
-        let range = match style.normalization {
-            Normalization::PerChannel => min_max(fm.channel(c)),
-            Normalization::PerLayer => layer_range,
+        let range = match (style.range, style.normalization) {
+            (Some(range), _) => range,
+            (None, Normalization::PerChannel) => min_max(fm.channel(c)),
+            (None, Normalization::PerLayer) => layer_range,
         };
         paint(
             &mut img,

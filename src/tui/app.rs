@@ -7,6 +7,7 @@ use super::keymap::{self, Action, Context};
 use super::layers::{Drawing, Entry, LayerInfo};
 use super::layout::ViewLayout;
 use crate::activations::{Activations, FeatureMaps, Layer};
+use crate::compare::{Divergence, MatchedBy};
 use crate::model::Model;
 use crate::render::{Colormap, Normalization};
 use crate::snapshot::SnapshotOptions;
@@ -64,6 +65,23 @@ pub struct AppOptions {
     pub export_dir: PathBuf,
     /// The image the model runs on (for titles and exports).
     pub image_path: PathBuf,
+    /// `featscope compare`: what A and B are called, and the divergence that counts.
+    pub compare: Option<CompareOptions>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CompareOptions {
+    pub name_a: Clean,
+    pub name_b: Clean,
+    /// A layer whose max |A − B| / max |A| is above this is marked.
+    pub threshold: f32,
+}
+
+/// The second run of `featscope compare`, paired with the first layer by layer.
+pub struct Comparison {
+    pub b: Arc<Activations>,
+    /// For each of A's layers (by position) that has a partner: B's layer and how far apart.
+    pub pairs: HashMap<usize, (usize, MatchedBy, Divergence)>,
 }
 
 impl Default for AppOptions {
@@ -75,6 +93,7 @@ impl Default for AppOptions {
             no_color: false,
             export_dir: PathBuf::from("out"),
             image_path: PathBuf::from("image"),
+            compare: None,
         }
     }
 }
@@ -84,6 +103,8 @@ pub enum Msg {
     /// A progress line ("opening the engine").
     Stage(String),
     Ready(Box<Activations>),
+    /// Both runs of a compare.
+    Compared(Box<Activations>, Box<Activations>),
     Failed(String),
     Exported(Result<Vec<PathBuf>, String>),
 }
@@ -174,6 +195,9 @@ pub struct App {
     message: Option<Clean>,
     /// The selected layer's statistics, worked out when it is selected.
     infos: HashMap<usize, Rc<LayerInfo>>,
+    comparison: Option<Comparison>,
+    /// B's statistics, by B's layer position.
+    infos_b: HashMap<usize, Rc<LayerInfo>>,
     /// Set when an overlay closes: terminal images under it must be sent again.
     full_redraw: bool,
 }
@@ -200,6 +224,8 @@ impl App {
             filter: String::new(),
             message: None,
             infos: HashMap::new(),
+            comparison: None,
+            infos_b: HashMap::new(),
             full_redraw: false,
         }
     }
@@ -247,6 +273,25 @@ impl App {
         self.work_out_info();
     }
 
+    /// Both runs of a compare: A is shown as a single run would be, B is paired with it.
+    pub fn set_comparison(&mut self, a: Activations, b: Activations) {
+        let matching = crate::compare::match_layers(&a.layers, &b.layers);
+        let pairs = matching
+            .pairs
+            .iter()
+            .filter_map(|p| {
+                let d = crate::compare::divergence(&a.layers[p.a], &b.layers[p.b])?;
+                Some((p.a, (p.b, p.by, d)))
+            })
+            .collect();
+        self.comparison = Some(Comparison {
+            b: Arc::new(b),
+            pairs,
+        });
+        self.infos_b.clear();
+        self.set_activations(a);
+    }
+
     pub fn on_message(&mut self, msg: Msg) {
         match msg {
             Msg::Stage(stage) => {
@@ -255,6 +300,7 @@ impl App {
                 }
             }
             Msg::Ready(acts) => self.set_activations(*acts),
+            Msg::Compared(a, b) => self.set_comparison(*a, *b),
             Msg::Failed(e) => self.load = Load::Failed(Clean::one_line(&e)),
             Msg::Exported(Ok(files)) => {
                 let pngs: Vec<String> = files
@@ -403,12 +449,93 @@ impl App {
         let Some(pos) = self.selected_entry().and_then(|e| e.layer) else {
             return;
         };
-        if self.infos.contains_key(&pos) {
-            return;
+        if !self.infos.contains_key(&pos) {
+            if let Some(fm) = self.feature_maps() {
+                let info = Rc::new(LayerInfo::new(fm));
+                self.infos.insert(pos, info);
+            }
         }
-        if let Some(fm) = self.feature_maps() {
-            let info = Rc::new(LayerInfo::new(fm));
-            self.infos.insert(pos, info);
+        let b_pos = self.pair().map(|p| p.0);
+        let b = self.comparison.as_ref().map(|c| c.b.clone());
+        if let (Some(b_pos), Some(b)) = (b_pos, b) {
+            if let Some(fm) = b.layers.get(b_pos).and_then(|l| l.feature_maps()) {
+                self.infos_b
+                    .entry(b_pos)
+                    .or_insert_with(|| Rc::new(LayerInfo::new(fm)));
+            }
+        }
+    }
+
+    // ---- compare ----
+
+    pub fn comparison(&self) -> Option<&Comparison> {
+        self.comparison.as_ref()
+    }
+
+    pub fn compare_options(&self) -> Option<&CompareOptions> {
+        self.opts.compare.as_ref()
+    }
+
+    /// B's layer paired with the selected one: its position, the layer, and how far apart.
+    pub fn pair(&self) -> Option<(usize, &Layer, MatchedBy, Divergence)> {
+        let c = self.comparison.as_ref()?;
+        let pos = self.selected_entry()?.layer?;
+        let &(b, by, d) = c.pairs.get(&pos)?;
+        Some((b, c.b.layers.get(b)?, by, d))
+    }
+
+    /// Statistics of B's layer paired with the selected one.
+    pub fn info_b(&self) -> Option<Rc<LayerInfo>> {
+        self.infos_b.get(&self.pair()?.0).cloned()
+    }
+
+    /// How far B is from A in entry `i`'s layer.
+    pub fn divergence_of(&self, i: usize) -> Option<Divergence> {
+        let pos = self.entries.get(i)?.layer?;
+        self.comparison.as_ref()?.pairs.get(&pos).map(|p| p.2)
+    }
+
+    /// Whether entry `i`'s layer differs by more than the threshold.
+    pub fn differs(&self, i: usize) -> bool {
+        let threshold = self
+            .opts
+            .compare
+            .as_ref()
+            .map_or(crate::compare::DEFAULT_THRESHOLD, |c| c.threshold);
+        self.divergence_of(i).is_some_and(|d| d.rel > threshold)
+    }
+
+    /// The next (or previous) visible layer that differs by more than the threshold.
+    fn move_to_differing(&mut self, forward: bool) {
+        let Some(threshold) = self.opts.compare.as_ref().map(|c| c.threshold) else {
+            self.message = Some("no second run: `featscope compare` shows differences".into());
+            return;
+        };
+        let vis = self.visible();
+        let here = vis.iter().position(|&i| i == self.selected).unwrap_or(0);
+        let order: Vec<usize> = if forward {
+            vis[here + 1..].to_vec()
+        } else {
+            vis[..here].iter().rev().copied().collect()
+        };
+        match order.into_iter().find(|&i| self.differs(i)) {
+            Some(i) => self.select(i),
+            None => {
+                self.message = Some(Clean::new(&format!(
+                    "no {} layer differs by more than {threshold:e}",
+                    if forward { "later" } else { "earlier" }
+                )))
+            }
+        }
+    }
+
+    /// The channel where A and B differ most.
+    fn move_to_worst_channel(&mut self) {
+        match self.pair() {
+            Some((_, layer, _, d)) if layer.feature_maps().is_some() => {
+                self.channel = d.worst_channel
+            }
+            _ => self.message = Some("no paired feature map here".into()),
         }
     }
 
@@ -473,7 +600,12 @@ impl App {
             Mode::Help { .. } => &[Context::Always, Context::Help, Context::Global],
             Mode::Filter { .. } => &[Context::Always, Context::Filter],
             Mode::Zoom => &[Context::Always, Context::Zoom, Context::Global],
-            Mode::Browse => &[Context::Always, Context::Browse, Context::Global],
+            Mode::Browse => &[
+                Context::Always,
+                Context::Browse,
+                Context::Compare,
+                Context::Global,
+            ],
         }
     }
 
@@ -608,6 +740,9 @@ impl App {
                 self.fix_selection_for_filter();
             }
             Action::FilterInput => {}
+            Action::NextDiffering => self.move_to_differing(true),
+            Action::PrevDiffering => self.move_to_differing(false),
+            Action::WorstChannel => self.move_to_worst_channel(),
         }
         None
     }

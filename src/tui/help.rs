@@ -14,6 +14,7 @@ pub fn help_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
     let order = [
         vec![Context::Browse],
         vec![Context::Zoom],
+        vec![Context::Compare],
         vec![Context::Global, Context::Always],
         vec![Context::Filter],
         vec![Context::Help],
@@ -57,7 +58,7 @@ fn help_lines(
     lines
 }
 
-/// The two halves of the help: browsing and zoom; the rest and the mouse.
+/// The two halves of the help: browsing, zoom and compare; the rest and the mouse.
 fn columns(theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let sections = help_sections();
     let key_w = sections
@@ -73,7 +74,7 @@ fn columns(theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
             .map(|(k, h)| (k.to_string(), *h))
             .collect::<Vec<_>>(),
     );
-    let (first, rest) = sections.split_at(2);
+    let (first, rest) = sections.split_at(3);
     let mut right = rest.to_vec();
     right.push(mouse);
     (

@@ -19,6 +19,8 @@ pub enum Context {
     Filter,
     /// While this help is open.
     Help,
+    /// Browsing two runs (`featscope compare`).
+    Compare,
 }
 
 impl Context {
@@ -29,6 +31,7 @@ impl Context {
             Context::Zoom => "Zoom (after Enter)",
             Context::Filter => "Filter (after /)",
             Context::Help => "This help",
+            Context::Compare => "Compare (featscope compare)",
         }
     }
 }
@@ -73,6 +76,9 @@ pub enum Action {
     FilterBackspace,
     /// Typed characters; has no keys of its own (the app inserts unbound printable keys).
     FilterInput,
+    NextDiffering,
+    PrevDiffering,
+    WorstChannel,
 }
 
 /// One key, as a binding names it.
@@ -193,6 +199,10 @@ pub static KEYMAP: &[Binding] = &[
     bind(C::Browse, &[Key::code(KeyCode::End)], A::LastChannel, "last channel"),
     bind(C::Browse, &[Key::code(KeyCode::Enter)], A::Zoom, "zoom: the channel (or picture) full size"),
     bind(C::Browse, &[Key::code(KeyCode::Esc)], A::Back, "clear the filter"),
+    // Compare
+    bind(C::Compare, &[Key::ch(']')], A::NextDiffering, "next layer where A and B differ"),
+    bind(C::Compare, &[Key::ch('[')], A::PrevDiffering, "previous layer where A and B differ"),
+    bind(C::Compare, &[Key::ch('w')], A::WorstChannel, "the channel where A and B differ most"),
     // Zoom
     bind(C::Zoom, &[Key::ch('h'), Key::code(KeyCode::Left)], A::CursorLeft, "cursor left"),
     bind(C::Zoom, &[Key::ch('l'), Key::code(KeyCode::Right)], A::CursorRight, "cursor right"),

@@ -6,8 +6,8 @@
 use super::app::{App, View};
 use super::grid::{self, GridLayout, PaneLayout};
 use super::help;
-use super::picture::{self, Fit, Subject};
-use super::ui::{chars, short_shape, MIN_HEIGHT, MIN_WIDTH};
+use super::picture::{self, Fit, Side, Subject};
+use super::ui::{chars, column_text, MIN_HEIGHT, MIN_WIDTH};
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 
 /// The screen, laid out.
@@ -54,6 +54,24 @@ pub enum Body {
     NotDrawn,
     Grid(GridBody),
     Single(SingleBody),
+    /// Two runs side by side (`featscope compare`).
+    Compare(CompareBody),
+}
+
+/// A, B and A − B of one subject, side by side.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompareBody {
+    pub subject: Subject,
+    pub panels: Vec<Panel>,
+}
+
+/// One run's picture in a comparison, with its caption's row above.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Panel {
+    pub side: Side,
+    pub caption: Rect,
+    /// Where the picture goes, and its size.
+    pub placed: Option<(Rect, Fit)>,
 }
 
 /// A page of tiles and the sum.
@@ -178,9 +196,8 @@ fn sidebar_width(app: &App, total: u16) -> u16 {
         .max()
         .unwrap_or(2)
         .min(10);
-    let shape = entries
-        .iter()
-        .map(|e| chars(short_shape(&e.shape)))
+    let shape = (0..entries.len())
+        .map(|i| chars(&column_text(app, i)))
         .max()
         .unwrap_or(4);
     let want = (name + op + shape + 4) as u16;
@@ -226,16 +243,10 @@ fn sidebar(app: &App, area: Rect, previous_offset: usize) -> Sidebar {
     }
     let shown: Vec<usize> = vis.iter().copied().skip(offset).take(rows_h).collect();
     let width = inner.width as usize;
-    let widest = |f: &dyn Fn(&super::layers::Entry) -> usize| {
-        shown
-            .iter()
-            .map(|&i| f(&app.entries()[i]))
-            .max()
-            .unwrap_or(0)
-    };
-    let shape_w = widest(&|e| chars(short_shape(&e.shape))).min(width * 2 / 5);
-    let name_max = widest(&|e| chars(&e.name));
-    let op_max = widest(&|e| chars(&e.op)).min(10);
+    let widest = |f: &dyn Fn(usize) -> usize| shown.iter().map(|&i| f(i)).max().unwrap_or(0);
+    let shape_w = widest(&|i| chars(&column_text(app, i))).min(width * 2 / 5);
+    let name_max = widest(&|i| chars(&app.entries()[i].name));
+    let op_max = widest(&|i| chars(&app.entries()[i].op)).min(10);
     // The op column goes first when names would get too short to tell apart.
     let op_w = if width.saturating_sub(shape_w + op_max + 2) >= name_max.min(12) {
         op_max
@@ -260,6 +271,11 @@ fn body(app: &App, inner: Rect) -> Body {
     }
     if app.activations().is_none() {
         return Body::Waiting;
+    }
+    if app.comparison().is_some() && !app.is_zoomed() {
+        if let Some(body) = compare_body(app, inner) {
+            return body;
+        }
     }
     let maps = app.feature_maps().map(|f| (f.channels, f.height, f.width));
     match (app.view(), maps) {
@@ -334,6 +350,88 @@ fn grid_body(app: &App, inner: Rect, (channels, height, width): (usize, usize, u
         tile_fit,
         sum,
     })
+}
+
+/// Columns between compared pictures.
+const PANEL_GAP: u16 = 2;
+
+/// The selected layer in both runs, side by side; `None` when it has no partner in B (it is
+/// then shown alone).
+fn compare_body(app: &App, inner: Rect) -> Option<Body> {
+    let paired_maps = app.pair().and_then(|p| p.1.feature_maps()).is_some();
+    let maps = app.feature_maps().filter(|_| paired_maps);
+    let subject = match (app.view(), maps) {
+        (View::Input, _) => Subject::Input,
+        (_, None) => return None,
+        (View::Grid, Some(_)) => Subject::Channel(app.channel()),
+        (View::Sum, Some(_)) => Subject::Sum,
+        (View::Overlay, Some(_)) => Subject::Overlay,
+    };
+    let sides: &[Side] = match subject {
+        Subject::Channel(_) | Subject::Sum => &[Side::A, Side::B, Side::Diff],
+        Subject::Overlay | Subject::Input => &[Side::A, Side::B],
+    };
+    let src = match (subject, maps) {
+        (Subject::Channel(_) | Subject::Sum, Some(fm)) => (fm.width as u32, fm.height as u32),
+        _ => app.activations()?.input_image.dimensions(),
+    };
+    let integer = matches!(subject, Subject::Channel(_) | Subject::Sum);
+    let content = Rect::new(
+        inner.x,
+        inner.y + 1,
+        inner.width,
+        inner.height.saturating_sub(1),
+    );
+    // In a row, a column, or two columns, whichever shows the pictures largest.
+    let area = |p: &[Panel]| {
+        p.first()
+            .and_then(|p| p.placed)
+            .map_or(0, |(r, _)| r.width as u32 * r.height as u32)
+    };
+    let n = sides.len() as u16;
+    let mut best: Vec<Panel> = Vec::new();
+    for columns in [n, 2, 1] {
+        let candidate = panels(app, sides, src, integer, content, columns);
+        // On a tie the earlier (wider) arrangement stays.
+        if best.is_empty() || area(&candidate) > area(&best) {
+            best = candidate;
+        }
+    }
+    let panels = best;
+    Some(Body::Compare(CompareBody { subject, panels }))
+}
+
+/// One panel per side in `content`, laid out in `columns` columns, each a caption row and its
+/// picture.
+fn panels(
+    app: &App,
+    sides: &[Side],
+    src: (u32, u32),
+    integer: bool,
+    content: Rect,
+    columns: u16,
+) -> Vec<Panel> {
+    let n = sides.len() as u16;
+    let columns = columns.clamp(1, n);
+    let rows = n.div_ceil(columns);
+    let step_w = content.width.saturating_sub(PANEL_GAP * (columns - 1)) / columns;
+    let step_h = content.height.saturating_sub(rows - 1) / rows;
+    sides
+        .iter()
+        .enumerate()
+        .map(|(k, &side)| {
+            let (col, row) = (k as u16 % columns, k as u16 / columns);
+            let x = content.x + col * (step_w + PANEL_GAP);
+            let y = content.y + row * (step_h + 1);
+            let caption = Rect::new(x, y, step_w, 1.min(step_h));
+            let area = Rect::new(x, y + 1, step_w, step_h.saturating_sub(1));
+            Panel {
+                side,
+                caption,
+                placed: place(app, src, area, integer),
+            }
+        })
+        .collect()
 }
 
 fn single(app: &App, inner: Rect, subject: Subject) -> Body {

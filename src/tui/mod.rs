@@ -59,6 +59,18 @@ pub struct ViewOptions {
     pub run: RunConfig,
 }
 
+/// What the worker computes.
+enum Work {
+    /// One model on one image.
+    Single,
+    /// Two runs, A and B, of every layer or those the patterns name.
+    Compare {
+        inputs: crate::compare::Inputs,
+        layers: Vec<String>,
+    },
+}
+
+/// The view of one model on one image.
 pub fn run(opts: ViewOptions) -> Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!(
@@ -66,6 +78,44 @@ pub fn run(opts: ViewOptions) -> Result<ExitCode> {
              use `featscope snapshot MODEL IMAGE` to write PNGs instead"
         );
     }
+    run_view(opts, Work::Single, None)
+}
+
+/// The view of two runs side by side (`featscope compare` without `--out`).
+pub fn run_compare(
+    mut opts: ViewOptions,
+    inputs: crate::compare::Inputs,
+    layers: Vec<String>,
+    threshold: f32,
+) -> Result<ExitCode> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "the interactive view needs a terminal (stdout is not a TTY); \
+             use `featscope compare … --out DIR` to write the pictures and compare.json instead"
+        );
+    }
+    // Fail before the screen switches, like the single view.
+    if let crate::compare::Inputs::TwoModels { b, .. } = &inputs {
+        Model::open(b)?;
+    }
+    std::fs::metadata(inputs.image_b())
+        .with_context(|| format!("{}: cannot read", inputs.image_b().display()))?;
+    opts.model = Some(inputs.model_a().to_path_buf());
+    opts.image = Some(inputs.image_a().to_path_buf());
+    let (name_a, name_b) = inputs.names();
+    let compare = app::CompareOptions {
+        name_a,
+        name_b,
+        threshold,
+    };
+    run_view(opts, Work::Compare { inputs, layers }, Some(compare))
+}
+
+fn run_view(
+    opts: ViewOptions,
+    work: Work,
+    compare: Option<app::CompareOptions>,
+) -> Result<ExitCode> {
     let (model_path, image_path) = match (opts.model.clone(), opts.image.clone()) {
         (Some(model), Some(image)) => (model, image),
         (model, image) => {
@@ -101,11 +151,12 @@ pub fn run(opts: ViewOptions) -> Result<ExitCode> {
         no_color: crate::term::choice::no_color_from_env(),
         export_dir: opts.export_dir.clone(),
         image_path: image_path.clone(),
+        compare,
     });
     app.set_model(model.clone());
 
     let (tx, rx) = mpsc::channel();
-    spawn_worker(model, opts.run.clone(), image_path, tx.clone());
+    spawn_worker(model, opts.run.clone(), image_path, work, tx.clone());
     let size = terminal.size()?;
     let mut viewer = Viewer::new(
         app,
@@ -235,13 +286,20 @@ fn install_panic_hook() {
 
 /// Opens the engine and runs the model off the UI thread; progress and the result come back
 /// as [`Msg`]s.
-fn spawn_worker(model: Model, config: RunConfig, image: PathBuf, tx: Sender<Msg>) {
+fn spawn_worker(model: Model, config: RunConfig, image: PathBuf, work: Work, tx: Sender<Msg>) {
     let fail = tx.clone();
     let spawned = std::thread::Builder::new()
         .name("featscope-worker".into())
         .spawn(move || {
             let work = std::panic::AssertUnwindSafe(|| -> Result<Msg> {
                 let _ = tx.send(Msg::Stage("opening the engine".into()));
+                if let Work::Compare { inputs, layers } = &work {
+                    let stage = |s: String| {
+                        let _ = tx.send(Msg::Stage(s));
+                    };
+                    let (a, b) = crate::compare::compute_for_view(inputs, layers, &config, &stage)?;
+                    return Ok(Msg::Compared(Box::new(a), Box::new(b)));
+                }
                 let mut analyzer = Analyzer::open(model, &config, &Selection::All)?;
                 let _ = tx.send(Msg::Stage(format!(
                     "running {} on {}",

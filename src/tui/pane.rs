@@ -2,8 +2,8 @@
 //! zoom with its cursor, and what shows while the model runs or when a layer is not drawn.
 
 use super::app::{App, Load};
-use super::layout::{Body, GridBody, SingleBody, ViewLayout};
-use super::picture::{Fit, PictureCache, Subject};
+use super::layout::{Body, CompareBody, GridBody, SingleBody, ViewLayout};
+use super::picture::{Fit, PictureCache, Side, Subject};
 use super::ui::{fmt_num, order_name, truncate_right, Theme};
 use crate::activations::LayerData;
 use crate::text::Clean;
@@ -36,7 +36,103 @@ pub(crate) fn draw_main(
         Body::NotDrawn => draw_not_drawn(f, app, inner, theme),
         Body::Grid(grid) => draw_grid_and_sum(f, app, inner, grid, pictures, theme),
         Body::Single(single) => draw_single(f, app, inner, single, pictures, theme),
+        Body::Compare(compare) => draw_compare(f, app, inner, compare, pictures, theme),
     }
+}
+
+/// A, B and A − B side by side, each captioned, with the figures above.
+fn draw_compare(
+    f: &mut Frame<'_>,
+    app: &App,
+    inner: Rect,
+    body: &CompareBody,
+    pictures: &mut PictureCache,
+    theme: &Theme,
+) {
+    let (name_a, name_b) = match app.compare_options() {
+        Some(c) => (c.name_a.to_string(), c.name_b.to_string()),
+        None => ("A".into(), "B".into()),
+    };
+    for panel in &body.panels {
+        if let Some((rect, fit)) = panel.placed {
+            if let Some(pic) = pictures.picture_of(app, panel.side, body.subject, fit) {
+                f.render_widget(pic, rect);
+            }
+        }
+        let caption = match panel.side {
+            Side::A => format!("A: {name_a}"),
+            Side::B => format!("B: {name_b}"),
+            Side::Diff => "A − B (blue: B larger, red: A larger)".into(),
+        };
+        let x = panel.placed.map_or(panel.caption.x, |(r, _)| r.x);
+        let room = (panel.caption.x + panel.caption.width).saturating_sub(x) as usize;
+        f.buffer_mut().set_stringn(
+            x,
+            panel.caption.y,
+            truncate_right(&caption, room),
+            room,
+            theme.dim(),
+        );
+    }
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let fm = app.feature_maps();
+    match (body.subject, fm) {
+        (Subject::Channel(c), Some(m)) => {
+            spans.push(Span::styled(format!("channel {c}"), theme.accent()));
+            spans.push(Span::raw(format!(" of {}", m.channels)));
+            if let Some(d) = channel_divergence(app, c) {
+                spans.push(Span::styled(
+                    format!(" · this channel: max|A−B| {}", fmt_num(d)),
+                    theme.dim(),
+                ));
+            }
+        }
+        (Subject::Sum, Some(m)) => {
+            spans.push(Span::styled(
+                format!("sum of {} channels", m.channels),
+                theme.accent(),
+            ));
+        }
+        (Subject::Overlay, _) => {
+            spans.push(Span::styled("sums over the inputs", theme.accent()));
+        }
+        (Subject::Input, _) => spans.push(Span::styled("the inputs as fed", theme.accent())),
+        _ => {}
+    }
+    if let Some((_, _, _, d)) = app.pair() {
+        spans.push(Span::styled(
+            format!(
+                " · worst channel {} (w) · ] next difference",
+                d.worst_channel
+            ),
+            theme.dim(),
+        ));
+    }
+    info_line(f, inner, spans);
+}
+
+/// max |A − B| within channel `c` of the selected layer.
+fn channel_divergence(app: &App, c: usize) -> Option<f32> {
+    let (a, b) = (app.feature_maps()?, app.pair()?.1.feature_maps()?);
+    if c >= a.channels || c >= b.channels {
+        return None;
+    }
+    Some(
+        a.channel(c)
+            .iter()
+            .zip(b.channel(c))
+            .map(|(&x, &y)| {
+                if x.to_bits() == y.to_bits() {
+                    0.0
+                } else {
+                    (x - y).abs()
+                }
+            })
+            .fold(
+                0f32,
+                |m, v| if v.is_nan() { f32::INFINITY } else { m.max(v) },
+            ),
+    )
 }
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];

@@ -4,9 +4,11 @@
 use super::app::App;
 use super::graphics::{Graphics, Picture, Raster};
 use super::layers::LayerInfo;
-use crate::activations::{Activations, Layer};
+use crate::activations::{Activations, FeatureMaps, Layer};
 use crate::render::{self, Colormap, Normalization};
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 pub use crate::term::cells::{fit, Fit};
 
@@ -58,10 +60,20 @@ pub enum Subject {
     Input,
 }
 
+/// Which run a picture shows: the only one (or A), B, or A − B.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Side {
+    #[default]
+    A,
+    B,
+    Diff,
+}
+
 /// Everything a picture depends on; equal keys mean the cached encoding can be reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PicKey {
     pub layer: usize,
+    pub side: Side,
     pub subject: Subject,
     pub colormap: Colormap,
     pub per_layer: bool,
@@ -106,10 +118,21 @@ impl PictureCache {
     /// The picture of `subject` for the app's selected layer at `fit`'s size, encoded on first
     /// use.
     pub fn picture(&mut self, app: &App, subject: Subject, fit: Fit) -> Option<&Picture> {
-        let acts = app.activations()?;
+        self.picture_of(app, Side::A, subject, fit)
+    }
+
+    /// The picture of `subject` in run `side` (A, B or A − B when comparing).
+    pub fn picture_of(
+        &mut self,
+        app: &App,
+        side: Side,
+        subject: Subject,
+        fit: Fit,
+    ) -> Option<&Picture> {
         let layer_pos = app.selected_entry().and_then(|e| e.layer);
         let key = PicKey {
             layer: layer_pos.unwrap_or(usize::MAX),
+            side,
             subject,
             colormap: app.colormap(),
             per_layer: app.normalization() == Normalization::PerLayer,
@@ -119,20 +142,21 @@ impl PictureCache {
             px_h: fit.px_h,
         }
         .canonical();
-        let info = match subject {
-            Subject::Input => None,
-            _ => Some(app.info()?),
-        };
         let graphics = app.graphics();
         if self.graphics.as_ref() != Some(graphics) {
             self.map.clear();
             self.graphics = Some(*graphics);
         }
-        let layer = layer_pos.and_then(|p| acts.layers.get(p));
-        Some(self.get_or_insert_with(key, || {
-            let img = build_image(acts, layer, info.as_deref(), &key);
-            super::graphics::encode(graphics, img, key.cols, key.rows)
-        }))
+        if !self.map.contains_key(&key) {
+            // Worked out only on a miss: a difference costs a pass over the channel.
+            let source = source(app, &key)?;
+            let img = render_source(source, key.px_w, key.px_h);
+            let picture = super::graphics::encode(graphics, img, key.cols, key.rows);
+            self.map.insert(key, (picture, self.frame));
+        }
+        let entry = self.map.get_mut(&key)?;
+        entry.1 = self.frame;
+        Some(&entry.0)
     }
 
     /// Starts a frame; trims entries long unused when the cache has grown.
@@ -164,16 +188,157 @@ impl PictureCache {
     }
 }
 
+/// What a picture is made from.
+pub(crate) enum Source<'a> {
+    /// Values drawn over `range` with `colormap`.
+    Map {
+        values: Cow<'a, [f32]>,
+        height: usize,
+        width: usize,
+        range: (f32, f32),
+        colormap: Colormap,
+    },
+    /// The summed maps blended over the input.
+    Overlay {
+        maps: &'a FeatureMaps,
+        image: &'a image::RgbImage,
+        colormap: Colormap,
+    },
+    Image(&'a image::RgbImage),
+}
+
+/// One run's layer and its statistics.
+struct Run<'a> {
+    acts: &'a Activations,
+    layer: Option<&'a Layer>,
+    info: Option<Rc<LayerInfo>>,
+}
+
+impl<'a> Run<'a> {
+    fn maps(&self) -> Option<&'a FeatureMaps> {
+        self.layer?.feature_maps()
+    }
+}
+
+fn union(a: (f32, f32), b: Option<(f32, f32)>) -> (f32, f32) {
+    match b {
+        Some(b) => (a.0.min(b.0), a.1.max(b.1)),
+        None => a,
+    }
+}
+
+/// The values, range and colours a picture of `key` shows. When comparing, A and B share one
+/// range, so the same colour is the same value on both sides; A − B is drawn around 0.
+pub(crate) fn source<'a>(app: &'a App, key: &PicKey) -> Option<Source<'a>> {
+    let a = Run {
+        acts: app.activations()?,
+        layer: app.selected_layer(),
+        info: app.info(),
+    };
+    let b = app.comparison().map(|c| Run {
+        acts: &c.b,
+        layer: app.pair().map(|p| p.1),
+        info: app.info_b(),
+    });
+    let range_of = |run: &Run<'_>, subject: Subject| -> Option<(f32, f32)> {
+        let info = run.info.as_ref()?;
+        Some(match subject {
+            Subject::Channel(_) if key.per_layer => (info.stats.min, info.stats.max),
+            Subject::Channel(c) => *info.ranges.get(c)?,
+            _ => info.sum_range,
+        })
+    };
+    let shared = |subject: Subject| -> Option<(f32, f32)> {
+        let own = range_of(&a, subject)?;
+        Some(union(own, b.as_ref().and_then(|b| range_of(b, subject))))
+    };
+    let map = |values: Cow<'a, [f32]>, fm: &FeatureMaps, range, colormap| Source::Map {
+        values,
+        height: fm.height,
+        width: fm.width,
+        range,
+        colormap,
+    };
+    let run = match key.side {
+        Side::A => &a,
+        Side::B => b.as_ref()?,
+        Side::Diff => {
+            let b = b.as_ref()?;
+            let (fa, fb) = (a.maps()?, b.maps()?);
+            let values: Vec<f32> = match key.subject {
+                Subject::Channel(c) if c < fa.channels && c < fb.channels => {
+                    diff(fa.channel(c), fb.channel(c))
+                }
+                Subject::Sum => diff(&a.info.as_ref()?.sum, &b.info.as_ref()?.sum),
+                _ => return None,
+            };
+            let range = match key.subject {
+                // One range for the layer: the largest difference anywhere in it.
+                Subject::Channel(_) if key.per_layer => {
+                    let m = app.pair()?.3.max_abs;
+                    if m > 0.0 && m.is_finite() {
+                        (-m, m)
+                    } else {
+                        (-1.0, 1.0)
+                    }
+                }
+                _ => crate::compare::symmetric_range(&values),
+            };
+            return Some(map(Cow::Owned(values), fa, range, Colormap::RdBu));
+        }
+    };
+    let colormap = key.colormap;
+    Some(match key.subject {
+        Subject::Channel(c) => {
+            let fm = run.maps()?;
+            if c >= fm.channels {
+                return None;
+            }
+            map(
+                Cow::Borrowed(fm.channel(c)),
+                fm,
+                shared(key.subject)?,
+                colormap,
+            )
+        }
+        Subject::Sum => {
+            let fm = run.maps()?;
+            let info = run.info.as_ref()?;
+            // The sum lives in the run's statistics: cloned out of the Rc for the picture.
+            map(
+                Cow::Owned(info.sum.clone()),
+                fm,
+                shared(key.subject)?,
+                colormap,
+            )
+        }
+        Subject::Overlay => Source::Overlay {
+            maps: run.maps()?,
+            image: &run.acts.input_image,
+            colormap,
+        },
+        Subject::Input => Source::Image(&run.acts.input_image),
+    })
+}
+
+/// A − B, element by element (0 where both are the same non-finite value).
+fn diff(a: &[f32], b: &[f32]) -> Vec<f32> {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            if x.to_bits() == y.to_bits() {
+                0.0
+            } else {
+                x - y
+            }
+        })
+        .collect()
+}
+
 /// Renders one picture at exactly its pixel size: maps resampled in value space then coloured
 /// (so a 112×112 map in an 8×8 tile costs 64 colour lookups), images resized.
-pub(crate) fn build_image(
-    acts: &Activations,
-    layer: Option<&Layer>,
-    info: Option<&LayerInfo>,
-    key: &PicKey,
-) -> Raster {
-    let (pw, ph) = (key.px_w.max(1), key.px_h.max(1));
-    let fm = layer.and_then(|l| l.feature_maps());
+pub(crate) fn render_source(source: Source<'_>, px_w: u32, px_h: u32) -> Raster {
+    let (pw, ph) = (px_w.max(1), px_h.max(1));
     let resize = |img: &image::RgbImage| {
         Raster::Rgb(image::imageops::resize(
             img,
@@ -182,41 +347,30 @@ pub(crate) fn build_image(
             image::imageops::FilterType::Triangle,
         ))
     };
-    let levels = |values: &[f32], h: usize, w: usize, range: (f32, f32)| {
-        let v = resample(values, h, w, ph as usize, pw as usize);
-        Raster::Levels(render::colorize_indexed(
-            &v,
-            ph as usize,
-            pw as usize,
+    match source {
+        Source::Map {
+            values,
+            height,
+            width,
             range,
-            key.colormap,
-            1,
-        ))
-    };
-    match (key.subject, fm, info) {
-        (Subject::Channel(c), Some(fm), Some(info)) if c < fm.channels => {
-            let range = if key.per_layer {
-                (info.stats.min, info.stats.max)
-            } else {
-                info.ranges[c]
-            };
-            levels(fm.channel(c), fm.height, fm.width, range)
+            colormap,
+        } => {
+            let v = resample(&values, height, width, ph as usize, pw as usize);
+            Raster::Levels(render::colorize_indexed(
+                &v,
+                ph as usize,
+                pw as usize,
+                range,
+                colormap,
+                1,
+            ))
         }
-        (Subject::Sum, Some(fm), Some(info)) => {
-            levels(&info.sum, fm.height, fm.width, info.sum_range)
-        }
-        (Subject::Overlay, Some(fm), _) => resize(&render::render_overlay(
-            fm,
-            &acts.input_image,
-            key.colormap,
-            0.5,
-        )),
-        (Subject::Input, _, _) => resize(&acts.input_image),
-        _ => Raster::Rgb(image::RgbImage::from_pixel(
-            pw,
-            ph,
-            image::Rgb(render::BACKGROUND),
-        )),
+        Source::Overlay {
+            maps,
+            image,
+            colormap,
+        } => resize(&render::render_overlay(maps, image, colormap, 0.5)),
+        Source::Image(img) => resize(img),
     }
 }
 

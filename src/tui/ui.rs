@@ -214,13 +214,16 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, side: &Sidebar, theme: &Theme) {
     let rows = side.rows;
     for (row, &i) in side.shown.iter().enumerate() {
         let e = &app.entries()[i];
-        let selected = i == app.selected_index();
+        let row_style = RowStyle {
+            selected: i == app.selected_index(),
+            differs: app.differs(i),
+        };
         let line = list_line(
             e,
-            selected,
+            &column_text(app, i),
+            row_style,
             rows.width as usize,
-            side.op_w,
-            side.shape_w,
+            (side.op_w, side.shape_w),
             theme,
         );
         f.buffer_mut()
@@ -248,12 +251,35 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, side: &Sidebar, theme: &Theme) {
     }
 }
 
+/// How a sidebar row stands out.
+#[derive(Clone, Copy)]
+struct RowStyle {
+    selected: bool,
+    /// Comparing, and the layer differs by more than the threshold.
+    differs: bool,
+}
+
+/// The sidebar's right column for entry `i`: the layer's shape, or when comparing, how far B
+/// is from A (max |A − B| / max |A|; "0" for the same values, "–" with no partner in B).
+pub(crate) fn column_text(app: &App, i: usize) -> String {
+    let e = &app.entries()[i];
+    if app.comparison().is_none() {
+        return short_shape(&e.shape).to_string();
+    }
+    match app.divergence_of(i) {
+        Some(d) if d.rel == 0.0 => "0".into(),
+        Some(d) if d.rel.is_finite() => format!("{:.1e}", d.rel),
+        Some(_) => "∞".into(),
+        None => "–".into(),
+    }
+}
+
 fn list_line(
     e: &Entry,
-    selected: bool,
+    column: &str,
+    style: RowStyle,
     width: usize,
-    op_w: usize,
-    shape_w: usize,
+    (op_w, shape_w): (usize, usize),
     theme: &Theme,
 ) -> Line<'static> {
     let gaps = 1 + (op_w > 0) as usize;
@@ -264,12 +290,9 @@ fn list_line(
     } else {
         String::new()
     };
-    let shape = format!(
-        " {:>shape_w$}",
-        truncate_left(short_shape(&e.shape), shape_w)
-    );
+    let shape = format!(" {:>shape_w$}", truncate_left(column, shape_w));
     let not_drawn = matches!(e.state, Drawing::NotDrawn(_));
-    if selected {
+    if style.selected {
         let mut style = theme.selected();
         if not_drawn {
             style = style.add_modifier(Modifier::DIM);
@@ -277,10 +300,15 @@ fn list_line(
         return Line::from(format!("{name}{op}{shape}")).style(style);
     }
     let base = if not_drawn { theme.dim() } else { Style::new() };
+    let column_style = if style.differs {
+        theme.error()
+    } else {
+        theme.dim()
+    };
     Line::from(vec![
         Span::styled(name, base),
         Span::styled(op, theme.dim()),
-        Span::styled(shape, theme.dim()),
+        Span::styled(shape, column_style),
     ])
 }
 
@@ -294,6 +322,7 @@ fn draw_status(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
     ) {
         (Load::Loading { stage, .. }, _) => Line::styled(format!(" {stage}…"), theme.dim()),
         (Load::Failed(_), _) => Line::styled(" the model did not run; q quits", theme.error()),
+        (Load::Ready, _) if app.comparison().is_some() => compare_line(app, theme),
         (Load::Ready, Some(Some(reason))) => {
             Line::styled(format!(" not drawn: {reason}"), theme.dim())
         }
@@ -345,6 +374,46 @@ fn draw_status(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
     let text = format!("{left}{}{right}", " ".repeat(pad));
     f.buffer_mut()
         .set_stringn(bar.x, bar.y, text, w, theme.bar());
+}
+
+/// The status line when comparing: how far B is from A in the selected layer.
+fn compare_line(app: &App, theme: &Theme) -> Line<'static> {
+    let key = |k: &str| Span::styled(format!(" {k} "), theme.dim());
+    let Some((_, b, by, d)) = app.pair() else {
+        return Line::styled(
+            " not compared: B has no layer of this name or shape",
+            theme.dim(),
+        );
+    };
+    let rel = if d.rel == 0.0 {
+        "0".into()
+    } else if d.rel.is_finite() {
+        format!("{:.2e}", d.rel)
+    } else {
+        "∞".into()
+    };
+    let mut spans = vec![
+        key("max|A−B|"),
+        Span::raw(fmt_num(d.max_abs)),
+        key(" max|A−B|/max|A|"),
+        Span::styled(
+            rel,
+            if app.differs(app.selected_index()) {
+                theme.error()
+            } else {
+                Style::new()
+            },
+        ),
+        key(" cosine"),
+        Span::raw(format!("{:.6}", d.cosine)),
+        key(" worst channel"),
+        Span::raw(d.worst_channel.to_string()),
+    ];
+    if by == crate::compare::MatchedBy::Position {
+        spans.push(key(" B's layer (same shape, same place)"));
+        spans.push(Span::raw(b.name.to_string()));
+    }
+    Line::from(spans)
 }
 
 pub(crate) fn order_name(app: &App) -> &'static str {

@@ -1,0 +1,935 @@
+//! Two runs side by side: one model on two images, or two models with the same graph (fp32 and
+//! fp16, two checkpoints) on one image. Layers are matched by tensor name, else by position
+//! among layers of the same shape, and each pair's divergence is measured. `featscope compare
+//! --out` writes the pictures and `compare.json`; the view shows A, B and A − B.
+
+use crate::activations::{Activations, FeatureMaps, Layer, LayerData};
+use crate::memory::{self, Budget};
+use crate::model::Model;
+use crate::pipeline::{Analyzer, RunConfig, Selection};
+use crate::render::{self, Colormap, GridStyle, Normalization};
+use crate::snapshot::{encode_indexed_png, encode_png, select_layers};
+use crate::text::{sanitize, Clean};
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The `rel` above which a layer is said to differ, unless `--threshold` says otherwise.
+pub const DEFAULT_THRESHOLD: f32 = 1e-3;
+
+/// What is compared with what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inputs {
+    /// One model on two images.
+    TwoImages {
+        model: PathBuf,
+        a: PathBuf,
+        b: PathBuf,
+    },
+    /// Two models on one image.
+    TwoModels {
+        a: PathBuf,
+        b: PathBuf,
+        image: PathBuf,
+    },
+}
+
+impl Inputs {
+    /// `MODEL IMAGE_A IMAGE_B` or `MODEL_A MODEL_B IMAGE`: two models when the second path is
+    /// an ONNX file (by its extension, or, without one, by its first bytes).
+    pub fn from_paths(first: PathBuf, second: PathBuf, third: PathBuf) -> Inputs {
+        if looks_like_onnx(&second) {
+            Inputs::TwoModels {
+                a: first,
+                b: second,
+                image: third,
+            }
+        } else {
+            Inputs::TwoImages {
+                model: first,
+                a: second,
+                b: third,
+            }
+        }
+    }
+
+    pub fn model_a(&self) -> &Path {
+        match self {
+            Inputs::TwoImages { model, .. } => model,
+            Inputs::TwoModels { a, .. } => a,
+        }
+    }
+
+    pub fn model_b(&self) -> &Path {
+        match self {
+            Inputs::TwoImages { model, .. } => model,
+            Inputs::TwoModels { b, .. } => b,
+        }
+    }
+
+    pub fn image_a(&self) -> &Path {
+        match self {
+            Inputs::TwoImages { a, .. } => a,
+            Inputs::TwoModels { image, .. } => image,
+        }
+    }
+
+    pub fn image_b(&self) -> &Path {
+        match self {
+            Inputs::TwoImages { b, .. } => b,
+            Inputs::TwoModels { image, .. } => image,
+        }
+    }
+
+    /// What tells A from B: the file names that differ.
+    pub fn names(&self) -> (Clean, Clean) {
+        let name = |p: &Path| {
+            Clean::new(
+                &p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| p.display().to_string()),
+            )
+        };
+        match self {
+            Inputs::TwoImages { a, b, .. } => (name(a), name(b)),
+            Inputs::TwoModels { a, b, .. } => (name(a), name(b)),
+        }
+    }
+}
+
+fn looks_like_onnx(path: &Path) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => ext.eq_ignore_ascii_case("onnx"),
+        // An ONNX file starts with field 1 (ir_version, a varint): byte 0x08. No image format
+        // featscope reads does.
+        None => {
+            let mut first = [0u8; 1];
+            std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut first))
+                .is_ok_and(|()| first[0] == 0x08)
+        }
+    }
+}
+
+/// How two layers were paired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchedBy {
+    /// The same tensor name.
+    Name,
+    /// The k-th unmatched layer of this shape in A with the k-th in B.
+    Position,
+}
+
+/// A pair of layers: indices into A's and B's layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pair {
+    pub a: usize,
+    pub b: usize,
+    pub by: MatchedBy,
+}
+
+/// Which layers of A and B are compared, and which have no partner.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Matching {
+    /// In A's graph order.
+    pub pairs: Vec<Pair>,
+    pub only_a: Vec<usize>,
+    pub only_b: Vec<usize>,
+}
+
+fn comparable(l: &Layer) -> bool {
+    matches!(l.data, LayerData::FeatureMaps(_) | LayerData::Vector(_))
+}
+
+/// Pairs A's and B's numeric layers: by tensor name, then the rest by position among layers
+/// of the same shape (two exports of one network often name tensors differently).
+pub fn match_layers(a: &[Layer], b: &[Layer]) -> Matching {
+    let b_by_name: HashMap<&str, usize> = b
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| comparable(l))
+        .map(|(i, l)| (l.tensor.as_str(), i))
+        .collect();
+    let mut b_taken = vec![false; b.len()];
+    let mut pairs: Vec<Option<Pair>> = vec![None; a.len()];
+    for (i, l) in a.iter().enumerate().filter(|(_, l)| comparable(l)) {
+        if let Some(&j) = b_by_name.get(l.tensor.as_str()) {
+            if b[j].shape == l.shape {
+                pairs[i] = Some(Pair {
+                    a: i,
+                    b: j,
+                    by: MatchedBy::Name,
+                });
+                b_taken[j] = true;
+            }
+        }
+    }
+    // The unmatched of each shape, in graph order, paired in turn.
+    let mut b_free: HashMap<&[usize], std::collections::VecDeque<usize>> = HashMap::new();
+    for (j, l) in b.iter().enumerate() {
+        if comparable(l) && !b_taken[j] {
+            b_free.entry(l.shape.as_slice()).or_default().push_back(j);
+        }
+    }
+    for (i, l) in a.iter().enumerate() {
+        if pairs[i].is_some() || !comparable(l) {
+            continue;
+        }
+        if let Some(j) = b_free
+            .get_mut(l.shape.as_slice())
+            .and_then(|q| q.pop_front())
+        {
+            pairs[i] = Some(Pair {
+                a: i,
+                b: j,
+                by: MatchedBy::Position,
+            });
+            b_taken[j] = true;
+        }
+    }
+    let only_a = (0..a.len())
+        .filter(|&i| pairs[i].is_none() && comparable(&a[i]))
+        .collect();
+    let only_b = (0..b.len())
+        .filter(|&j| !b_taken[j] && comparable(&b[j]))
+        .collect();
+    Matching {
+        pairs: pairs.into_iter().flatten().collect(),
+        only_a,
+        only_b,
+    }
+}
+
+/// How far B is from A in one layer.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Divergence {
+    /// max |A − B| (∞ where one side is not finite and the other is, or both differ so).
+    pub max_abs: f32,
+    /// max |A − B| / max |A|: 0 for identical layers; ∞ when A is all zeros and B is not.
+    pub rel: f32,
+    /// cos(A, B) over the whole layer: 1 for proportional layers.
+    pub cosine: f32,
+    /// The channel (for a vector: the element) where |A − B| is largest.
+    pub worst_channel: usize,
+}
+
+/// A's and B's values at one place differ by this much.
+fn gap(x: f32, y: f32) -> f32 {
+    if x.is_finite() && y.is_finite() {
+        (x - y).abs()
+    } else if x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()) {
+        0.0
+    } else {
+        f32::INFINITY
+    }
+}
+
+/// The values of a numeric layer and how many make one channel.
+fn values(l: &Layer) -> Option<(&[f32], usize)> {
+    match &l.data {
+        LayerData::FeatureMaps(fm) => Some((&fm.data, (fm.height * fm.width).max(1))),
+        LayerData::Vector(v) => Some((v, 1)),
+        LayerData::Other(_) => None,
+    }
+}
+
+/// The divergence of two layers of the same shape; `None` when they cannot be compared.
+pub fn divergence(a: &Layer, b: &Layer) -> Option<Divergence> {
+    let ((va, per), (vb, _)) = (values(a)?, values(b)?);
+    if a.shape != b.shape || va.len() != vb.len() {
+        return None;
+    }
+    let mut max_abs = 0f32;
+    let mut max_a = 0f32;
+    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    let mut worst = (0usize, -1f32);
+    for (chunk, (ca, cb)) in va.chunks(per).zip(vb.chunks(per)).enumerate() {
+        let mut channel_max = 0f32;
+        for (&x, &y) in ca.iter().zip(cb) {
+            let g = gap(x, y);
+            channel_max = channel_max.max(g);
+            if x.is_finite() {
+                max_a = max_a.max(x.abs());
+            }
+            if x.is_finite() && y.is_finite() {
+                dot += x as f64 * y as f64;
+                na += x as f64 * x as f64;
+                nb += y as f64 * y as f64;
+            }
+        }
+        if channel_max > worst.1 {
+            worst = (chunk, channel_max);
+        }
+        max_abs = max_abs.max(channel_max);
+    }
+    let rel = if max_abs == 0.0 {
+        0.0
+    } else if max_a > 0.0 {
+        max_abs / max_a
+    } else {
+        f32::INFINITY
+    };
+    let cosine = match (na > 0.0, nb > 0.0) {
+        (true, true) => (dot / (na.sqrt() * nb.sqrt())).clamp(-1.0, 1.0) as f32,
+        (false, false) => 1.0,
+        _ => 0.0,
+    };
+    Some(Divergence {
+        max_abs,
+        rel,
+        cosine,
+        worst_channel: worst.0,
+    })
+}
+
+/// A − B, channel by channel.
+pub fn difference(a: &FeatureMaps, b: &FeatureMaps) -> FeatureMaps {
+    let data = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| if gap(x, y) == 0.0 { 0.0 } else { x - y })
+        .collect();
+    FeatureMaps::new(a.channels, a.height, a.width, data)
+}
+
+/// The symmetric range a difference is drawn over: ±max |value| (±1 for all zeros, so 0
+/// stays the colormap's middle).
+pub fn symmetric_range(values: &[f32]) -> (f32, f32) {
+    let (lo, hi) = render::min_max(values);
+    let m = lo.abs().max(hi.abs());
+    if m > 0.0 && m.is_finite() {
+        (-m, m)
+    } else {
+        (-1.0, 1.0)
+    }
+}
+
+// ---- compare.json ----
+
+/// One run, as compare.json describes it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunRecord {
+    pub model: String,
+    pub image: String,
+    pub engine: Clean,
+}
+
+/// One compared layer.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LayerComparison {
+    pub name: Clean,
+    pub tensor: Clean,
+    /// B's layer, when it was matched by position under another name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_b: Option<Clean>,
+    pub op: Clean,
+    pub shape: Vec<usize>,
+    pub matched_by: MatchedBy,
+    pub max_abs: f32,
+    pub rel: f32,
+    pub cosine: f32,
+    pub worst_channel: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+impl LayerComparison {
+    pub fn new(a: &Layer, b: &Layer, by: MatchedBy, d: Divergence) -> LayerComparison {
+        LayerComparison {
+            name: a.name.clone(),
+            tensor: Clean::new(&a.tensor),
+            name_b: (b.name != a.name).then(|| b.name.clone()),
+            op: a.op.clone(),
+            shape: a.shape.clone(),
+            matched_by: by,
+            max_abs: d.max_abs,
+            rel: d.rel,
+            cosine: d.cosine,
+            worst_channel: d.worst_channel,
+            files: Vec::new(),
+        }
+    }
+}
+
+/// compare.json.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Report {
+    pub a: RunRecord,
+    pub b: RunRecord,
+    pub threshold: f32,
+    /// The first layer, in graph order, whose `rel` is above the threshold.
+    pub first_above: Option<Clean>,
+    /// Whether the layers were computed a few at a time (both runs' activations at once would
+    /// not fit the memory budget).
+    pub streamed: bool,
+    /// In A's graph order.
+    pub layers: Vec<LayerComparison>,
+    /// Numeric layers with no partner.
+    pub only_in_a: Vec<Clean>,
+    pub only_in_b: Vec<Clean>,
+}
+
+impl Report {
+    fn first_above(layers: &[LayerComparison], threshold: f32) -> Option<Clean> {
+        layers
+            .iter()
+            .find(|l| l.rel > threshold)
+            .map(|l| l.name.clone())
+    }
+
+    /// The layer with the largest `rel`.
+    pub fn worst(&self) -> Option<&LayerComparison> {
+        self.layers.iter().max_by(|x, y| x.rel.total_cmp(&y.rel))
+    }
+}
+
+// ---- the command ----
+
+/// What `featscope compare --out` was asked.
+#[derive(Clone, Debug)]
+pub struct CompareJob {
+    pub inputs: Inputs,
+    /// `--layer` patterns (resolved on A's model); none means every layer.
+    pub layers: Vec<String>,
+    pub out: PathBuf,
+    pub threshold: f32,
+    /// `--fail-above`: the command fails when a layer's `rel` is above this.
+    pub fail_above: Option<f32>,
+    pub colormap: Colormap,
+    pub run: RunConfig,
+}
+
+/// How a compare went.
+#[derive(Clone, Debug)]
+pub struct CompareOutcome {
+    pub report: Report,
+    /// Layers whose `rel` is above `--fail-above`.
+    pub failing: Vec<Clean>,
+}
+
+/// Both runs' activations for a set of layers.
+pub struct Runs {
+    pub a: Activations,
+    pub b: Activations,
+}
+
+/// Opens the engines for A and B on `tensors` (`None`: every layer).
+fn analyzers(
+    inputs: &Inputs,
+    model_a: &Model,
+    model_b: &Model,
+    tensors: Option<&[String]>,
+    run: &RunConfig,
+) -> Result<(Analyzer, Option<Analyzer>)> {
+    let selection = |model: &Model| match tensors {
+        None => Selection::All,
+        // B, when it is another model, computes those of A's tensors it has; a model whose
+        // names differ is matched by position, so it computes every layer.
+        Some(t) if t.iter().all(|t| model.site(t).is_some()) => Selection::Tensors(t.to_vec()),
+        Some(_) => Selection::All,
+    };
+    let mut a = Analyzer::open(model_a.clone(), run, &selection(model_a))?;
+    let b = match inputs {
+        Inputs::TwoImages { a: image_a, .. } => {
+            same_size_as(&mut a, image_a)?;
+            None
+        }
+        Inputs::TwoModels { .. } => {
+            // A copy of A without a sidecar of its own (a converted or re-exported model) is
+            // fed as A is; with one, as its sidecar says.
+            let mut run_b = run.clone();
+            if !crate::preprocess::sidecar_path(&model_b.path).exists() {
+                let a_sidecar = crate::preprocess::sidecar_options(&model_a.path)?;
+                run_b.preprocess = run.preprocess.clone().or(&a_sidecar);
+            }
+            Some(Analyzer::open(
+                model_b.clone(),
+                &run_b,
+                &selection(model_b),
+            )?)
+        }
+    };
+    Ok((a, b))
+}
+
+/// A model that takes any size would see two images at their own sizes, and no layer would
+/// line up: both are fed at the size image A is fed at.
+fn same_size_as(analyzer: &mut Analyzer, image_a: &Path) -> Result<()> {
+    if analyzer.geometry.fixed_size.is_some() || analyzer.preprocess.size.is_some() {
+        return Ok(());
+    }
+    let img = crate::preprocess::load_image(image_a)?;
+    let size = crate::preprocess::target_size(
+        (img.width(), img.height()),
+        image_a,
+        &analyzer.geometry,
+        &analyzer.preprocess,
+    )?;
+    analyzer.preprocess.size = Some(size);
+    Ok(())
+}
+
+fn compute_both(inputs: &Inputs, (a, b): &mut (Analyzer, Option<Analyzer>)) -> Result<Runs> {
+    let acts_a = a.compute(inputs.image_a())?;
+    let acts_b = match b {
+        Some(b) => b.compute(inputs.image_b())?,
+        None => a.compute(inputs.image_b())?,
+    };
+    Ok(Runs {
+        a: acts_a,
+        b: acts_b,
+    })
+}
+
+fn layer_bytes(l: &Layer) -> u64 {
+    match &l.data {
+        LayerData::FeatureMaps(fm) => fm.data.len() as u64 * 4,
+        LayerData::Vector(v) => v.len() as u64 * 4,
+        LayerData::Other(_) => 0,
+    }
+}
+
+/// Groups `sizes` (in order) into runs of at most `limit` bytes each (a layer larger than the
+/// limit alone).
+fn chunks(sizes: &[(String, u64)], limit: u64) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut used = 0u64;
+    for (name, bytes) in sizes {
+        match out.last_mut() {
+            Some(chunk) if used.saturating_add(*bytes) <= limit => {
+                chunk.push(name.clone());
+                used += bytes;
+            }
+            _ => {
+                out.push(vec![name.clone()]);
+                used = *bytes;
+            }
+        }
+    }
+    out
+}
+
+/// Both runs for the view, every layer (or those `layers` names) of each; `stage` hears what is
+/// being done. The view holds both sets, so they must fit the memory budget together.
+pub fn compute_for_view(
+    inputs: &Inputs,
+    layers: &[String],
+    run: &RunConfig,
+    stage: &dyn Fn(String),
+) -> Result<(Activations, Activations)> {
+    let model_a = Model::open(inputs.model_a())?;
+    let model_b = match inputs {
+        Inputs::TwoImages { .. } => model_a.clone(),
+        Inputs::TwoModels { b, .. } => Model::open(b)?,
+    };
+    let only = select_layers(&model_a, layers)?;
+    let mut engines = analyzers(inputs, &model_a, &model_b, only.as_deref(), run)?;
+    stage(format!(
+        "running {} on {} (A)",
+        engines.0.engine_label(),
+        inputs.image_a().display()
+    ));
+    let a = engines.0.compute(inputs.image_a())?;
+    let budget = Budget::new(run.max_memory);
+    let held = 2 * a.layers.iter().map(layer_bytes).sum::<u64>();
+    if held > budget.bytes {
+        bail!(
+            "{}: both runs' activations need about {}, over the memory budget of {} ({}); \
+             choose fewer layers with --layer, or write the comparison with --out, which \
+             computes a few layers at a time",
+            inputs.model_a().display(),
+            memory::human(held),
+            memory::human(budget.bytes),
+            budget.source
+        );
+    }
+    stage(format!("running on {} (B)", inputs.image_b().display()));
+    let b = match &mut engines.1 {
+        Some(b) => b.compute(inputs.image_b())?,
+        None => engines.0.compute(inputs.image_b())?,
+    };
+    Ok((a, b))
+}
+
+/// Runs `featscope compare --out`: both runs, every matched layer's figures and pictures, and
+/// compare.json. When both runs' activations would not fit the memory budget together, the
+/// layers are computed a few at a time (each group runs both models again).
+pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
+    crate::outdir::clean_up_on_signals()?;
+    let model_a = Model::open(job.inputs.model_a())?;
+    let model_b = match &job.inputs {
+        Inputs::TwoImages { .. } => model_a.clone(),
+        Inputs::TwoModels { b, .. } => Model::open(b)?,
+    };
+    let only = select_layers(&model_a, &job.layers)?;
+    crate::snapshot::check_output_dir(&job.out)?;
+    let _lock = crate::outdir::lock_folder(&job.out)?;
+    crate::outdir::remove_stale_temp_files(&job.out);
+
+    let mut engines = analyzers(&job.inputs, &model_a, &model_b, only.as_deref(), &job.run)?;
+    if let Some(note) = &engines.0.engine_note {
+        eprintln!("featscope: {}", sanitize(note));
+    }
+    let acts_a = engines.0.compute(job.inputs.image_a())?;
+    let wanted = |l: &Layer| only.as_ref().is_none_or(|t| t.contains(&l.tensor));
+    let budget = Budget::new(job.run.max_memory);
+    // B's activations are about A's size (the same graph).
+    let held = 2 * acts_a.layers.iter().map(layer_bytes).sum::<u64>();
+    let streamed = held > budget.bytes;
+    let record = |model: &Path, image: &Path, engine: &Clean| RunRecord {
+        model: model.display().to_string(),
+        image: image.display().to_string(),
+        engine: engine.clone(),
+    };
+    let a_record = record(job.inputs.model_a(), job.inputs.image_a(), &acts_a.engine);
+    let mut out = Collected::default();
+    let b_engine = if !streamed {
+        let acts_b = match &mut engines.1 {
+            Some(b) => b.compute(job.inputs.image_b())?,
+            None => engines.0.compute(job.inputs.image_b())?,
+        };
+        let engine = acts_b.engine.clone();
+        let runs = Runs {
+            a: acts_a,
+            b: acts_b,
+        };
+        compare_group(&runs, job, &wanted, &mut out)?;
+        engine
+    } else {
+        // Both sets at once are over the budget: in groups of layers whose two runs fit, each
+        // compared and written before the next is computed.
+        let names_match = acts_a
+            .layers
+            .iter()
+            .filter(|l| comparable(l) && wanted(l))
+            .all(|l| model_b.site(&l.tensor).is_some());
+        if !names_match {
+            bail!(
+                "{}: both runs' activations need {} together, over the memory budget of {} ({}), \
+                 and the two models name their tensors differently, so they cannot be compared \
+                 a few layers at a time; choose fewer layers with --layer",
+                job.inputs.model_b().display(),
+                memory::human(held),
+                memory::human(budget.bytes),
+                budget.source
+            );
+        }
+        let sizes: Vec<(String, u64)> = acts_a
+            .layers
+            .iter()
+            .filter(|l| comparable(l) && wanted(l))
+            .map(|l| (l.tensor.clone(), layer_bytes(l)))
+            .collect();
+        drop(acts_a);
+        drop(engines);
+        let mut engine = Clean::default();
+        for group in chunks(&sizes, budget.bytes / 2) {
+            let mut engines = analyzers(&job.inputs, &model_a, &model_b, Some(&group), &job.run)?;
+            let runs = compute_both(&job.inputs, &mut engines)?;
+            engine = runs.b.engine.clone();
+            let in_group = |l: &Layer| wanted(l) && group.contains(&l.tensor);
+            compare_group(&runs, job, &in_group, &mut out)?;
+        }
+        engine
+    };
+    let b_record = record(job.inputs.model_b(), job.inputs.image_b(), &b_engine);
+    let Collected {
+        layers,
+        only_in_a,
+        only_in_b,
+        mut written,
+        ..
+    } = out;
+    if layers.is_empty() {
+        bail!(
+            "{} and {}: no layers to compare (no tensor names or shapes in common)",
+            job.inputs.model_a().display(),
+            job.inputs.model_b().display()
+        );
+    }
+    let report = Report {
+        a: a_record,
+        b: b_record,
+        threshold: job.threshold,
+        first_above: Report::first_above(&layers, job.threshold),
+        streamed,
+        layers,
+        only_in_a,
+        only_in_b,
+    };
+    let json = serde_json::to_vec_pretty(&report).context("compare.json")?;
+    let path = job.out.join("compare.json");
+    crate::outdir::write_atomic(&path, &json)?;
+    written.push(path);
+    for f in &written {
+        println!("{}", sanitize(&f.display().to_string()));
+    }
+    let failing = match job.fail_above {
+        Some(limit) => report
+            .layers
+            .iter()
+            .filter(|l| l.rel > limit)
+            .map(|l| l.name.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(CompareOutcome { report, failing })
+}
+
+/// What the groups of layers added up to.
+#[derive(Default)]
+struct Collected {
+    layers: Vec<LayerComparison>,
+    only_in_a: Vec<Clean>,
+    only_in_b: Vec<Clean>,
+    written: Vec<PathBuf>,
+    /// File stems taken (lower-cased: unique on case-insensitive file systems too).
+    stems: std::collections::HashSet<String>,
+}
+
+impl Collected {
+    fn stem(&mut self, name: &str) -> String {
+        let base = crate::snapshot::file_stem(name);
+        let mut stem = base.clone();
+        let mut n = 2;
+        while !self.stems.insert(stem.to_lowercase()) {
+            stem = format!("{base}_{n}");
+            n += 1;
+        }
+        stem
+    }
+}
+
+/// Compares the matched layers of one group of runs, writing their pictures.
+fn compare_group(
+    runs: &Runs,
+    job: &CompareJob,
+    wanted: &dyn Fn(&Layer) -> bool,
+    out: &mut Collected,
+) -> Result<()> {
+    let matching = match_layers(&runs.a.layers, &runs.b.layers);
+    for pair in &matching.pairs {
+        let (la, lb) = (&runs.a.layers[pair.a], &runs.b.layers[pair.b]);
+        if !wanted(la) {
+            continue;
+        }
+        let Some(d) = divergence(la, lb) else {
+            continue;
+        };
+        let mut row = LayerComparison::new(la, lb, pair.by, d);
+        if let (Some(fa), Some(fb)) = (la.feature_maps(), lb.feature_maps()) {
+            let stem = out.stem(&la.name);
+            for (name, bytes) in pictures(fa, fb, &stem, job.colormap)? {
+                let path = job.out.join(&name);
+                crate::outdir::write_atomic(&path, &bytes)?;
+                out.written.push(path);
+                row.files.push(name);
+            }
+        }
+        out.layers.push(row);
+    }
+    out.only_in_a.extend(
+        matching
+            .only_a
+            .iter()
+            .map(|&i| &runs.a.layers[i])
+            .filter(|l| wanted(l))
+            .map(|l| l.name.clone()),
+    );
+    out.only_in_b.extend(
+        matching
+            .only_b
+            .iter()
+            .map(|&j| &runs.b.layers[j])
+            .filter(|l| wanted(l))
+            .map(|l| l.name.clone()),
+    );
+    Ok(())
+}
+
+/// Gap between the three panels of `<layer>_compare.png`, in pixels.
+const PANEL_GAP: u32 = 8;
+
+/// A layer's pictures: `<stem>_compare.png` (the sums of A and B on one scale, and A − B) and
+/// `<stem>_diff.png` (every channel of A − B on one symmetric scale).
+fn pictures(
+    a: &FeatureMaps,
+    b: &FeatureMaps,
+    stem: &str,
+    colormap: Colormap,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let diff = difference(a, b);
+    let scale = render::auto_scale(a.height, a.width, 224);
+    let panels = side_by_side(a, b, &diff, colormap, scale);
+    let mut style = GridStyle::for_maps(&diff);
+    style.colormap = Colormap::RdBu;
+    style.normalization = Normalization::PerLayer;
+    style.range = Some(symmetric_range(&diff.data));
+    let channels: Vec<usize> = (0..diff.channels).collect();
+    let grid = render::render_grid(&diff, &channels, &style);
+    Ok(vec![
+        (format!("{stem}_compare.png"), encode_png(&panels)?),
+        (format!("{stem}_diff.png"), encode_indexed_png(&grid)?),
+    ])
+}
+
+/// The sums of A and B on one range, then the sum of A − B on a symmetric range.
+pub fn side_by_side(
+    a: &FeatureMaps,
+    b: &FeatureMaps,
+    diff: &FeatureMaps,
+    colormap: Colormap,
+    scale: u32,
+) -> image::RgbImage {
+    let (sa, sb, sd) = (
+        render::channel_sum(a),
+        render::channel_sum(b),
+        render::channel_sum(diff),
+    );
+    let shared = {
+        let (la, ha) = render::min_max(&sa);
+        let (lb, hb) = render::min_max(&sb);
+        (la.min(lb), ha.max(hb))
+    };
+    let draw = |v: &[f32], range, map| render::colorize(v, a.height, a.width, range, map, scale);
+    let panels = [
+        draw(&sa, shared, colormap),
+        draw(&sb, shared, colormap),
+        draw(&sd, symmetric_range(&sd), Colormap::RdBu),
+    ];
+    let (w, h) = (panels[0].width(), panels[0].height());
+    let mut out =
+        image::RgbImage::from_pixel(3 * w + 2 * PANEL_GAP, h, image::Rgb(render::BACKGROUND));
+    for (k, p) in panels.iter().enumerate() {
+        image::imageops::replace(&mut out, p, (k as u32 * (w + PANEL_GAP)) as i64, 0);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Layout;
+
+    fn layer(tensor: &str, shape: &[usize], data: Vec<f32>) -> Layer {
+        let data = if shape.len() == 4 {
+            LayerData::FeatureMaps(FeatureMaps::new(shape[1], shape[2], shape[3], data))
+        } else {
+            LayerData::Vector(data)
+        };
+        Layer {
+            index: 0,
+            name: tensor.into(),
+            tensor: tensor.into(),
+            op: "Conv".into(),
+            shape: shape.to_vec(),
+            layout: Layout::Nchw,
+            data,
+        }
+    }
+
+    #[test]
+    fn identical_layers_do_not_diverge() {
+        let a = layer("x", &[1, 2, 1, 2], vec![1.0, -2.0, 3.0, 0.0]);
+        let d = divergence(&a, &a.clone()).expect("comparable");
+        assert_eq!((d.max_abs, d.rel, d.cosine), (0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn divergence_figures() {
+        // Channel 1 differs by 0.5 at one place; max |A| is 4.
+        let a = layer("x", &[1, 2, 1, 2], vec![1.0, -2.0, 4.0, 0.0]);
+        let b = layer("x", &[1, 2, 1, 2], vec![1.0, -2.0, 4.0, 0.5]);
+        let d = divergence(&a, &b).expect("comparable");
+        assert_eq!(d.max_abs, 0.5);
+        assert_eq!(d.rel, 0.125);
+        assert_eq!(d.worst_channel, 1);
+        let dot = 1.0 + 4.0 + 16.0;
+        let want = dot / (21f64.sqrt() * 21.25f64.sqrt());
+        assert!((d.cosine as f64 - want).abs() < 1e-6, "{}", d.cosine);
+        // A vector's worst "channel" is its element.
+        let v = divergence(
+            &layer("v", &[1, 3], vec![0.0, 1.0, 2.0]),
+            &layer("v", &[1, 3], vec![0.0, 1.0, 3.0]),
+        )
+        .expect("comparable");
+        assert_eq!(v.worst_channel, 2);
+        // Non-finite values: the same on both sides is no difference, else infinitely far.
+        let n = divergence(
+            &layer("v", &[1, 2], vec![f32::NAN, 1.0]),
+            &layer("v", &[1, 2], vec![f32::NAN, f32::INFINITY]),
+        )
+        .expect("comparable");
+        assert_eq!(n.max_abs, f32::INFINITY);
+        assert!(divergence(
+            &layer("v", &[1, 2], vec![0.0, 1.0]),
+            &layer("v", &[1, 3], vec![0.0, 1.0, 2.0])
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn layers_match_by_name_then_by_position_among_equal_shapes() {
+        let z = |n| vec![0.0; n];
+        let a = vec![
+            layer("conv", &[1, 2, 2, 2], z(8)),
+            layer("relu", &[1, 2, 2, 2], z(8)),
+            layer("pool", &[1, 2, 1, 1], z(2)),
+            layer("fc", &[1, 5], z(5)),
+        ];
+        let b = vec![
+            layer("conv", &[1, 2, 2, 2], z(8)),
+            layer("Relu_7", &[1, 2, 2, 2], z(8)),
+            layer("logits", &[1, 6], z(6)),
+        ];
+        let m = match_layers(&a, &b);
+        assert_eq!(
+            m.pairs,
+            vec![
+                Pair {
+                    a: 0,
+                    b: 0,
+                    by: MatchedBy::Name
+                },
+                Pair {
+                    a: 1,
+                    b: 1,
+                    by: MatchedBy::Position
+                },
+            ]
+        );
+        assert_eq!(m.only_a, vec![2, 3]);
+        assert_eq!(m.only_b, vec![2]);
+    }
+
+    #[test]
+    fn differences_are_drawn_around_zero() {
+        assert_eq!(symmetric_range(&[-1.0, 3.0]), (-3.0, 3.0));
+        assert_eq!(symmetric_range(&[0.0, 0.0]), (-1.0, 1.0));
+        let a = FeatureMaps::new(1, 1, 2, vec![1.0, 2.0]);
+        let b = FeatureMaps::new(1, 1, 2, vec![1.0, 5.0]);
+        assert_eq!(difference(&a, &b).data, vec![0.0, -3.0]);
+    }
+
+    #[test]
+    fn groups_stay_within_the_limit() {
+        let sizes: Vec<(String, u64)> = [4u64, 4, 8, 1, 20, 2]
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| (format!("t{i}"), b))
+            .collect();
+        let groups = chunks(&sizes, 8);
+        assert_eq!(
+            groups,
+            vec![
+                vec!["t0".to_string(), "t1".into()],
+                vec!["t2".into()],
+                vec!["t3".into()],
+                vec!["t4".into()],
+                vec!["t5".into()],
+            ]
+        );
+    }
+}
