@@ -26,6 +26,8 @@ fn options() -> SnapshotOptions {
         overlay: false,
         npy: false,
         print: false,
+        filters: false,
+        cam: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and the non-interactive commands.
 
 use crate::engine::{Backend, Device, EngineOptions};
+use crate::explain::run::MethodChoice;
 use crate::pipeline::RunConfig;
 use crate::preprocess::{PreprocessOptions, Preset, ResizeMode};
 use crate::render::{Colormap, Normalization};
@@ -48,6 +49,19 @@ value_enum!(PresetArg => Preset {
     Lite,
     /// x/255.
     Unit,
+});
+
+value_enum!(CamMethodArg => MethodChoice {
+    /// Exact CAM when the model's head allows it, else Score-CAM.
+    Auto,
+    /// Exact class activation map from the classifier's own weights.
+    Cam,
+    /// Masks the input with each channel of a layer; forward passes only; any model.
+    #[value(name = "score-cam")]
+    ScoreCam,
+    /// The layer's first principal component; class-agnostic.
+    #[value(name = "eigen-cam")]
+    EigenCam,
 });
 
 value_enum!(ResizeArg => ResizeMode {
@@ -185,8 +199,42 @@ pub struct SnapshotArgs {
     /// Pixels per activation value [default: enlarge small maps to at least 32 px].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub scale: Option<u32>,
+    /// Also write <layer>_filters.png for convolutions with constant weights: their kernels
+    /// (a first layer's as RGB tiles, deeper ones averaged over their inputs, 1×1 as a matrix).
+    #[arg(long)]
+    pub filters: bool,
+    /// Also write cam_<class>.png and cam_<class>_overlay.png (and cam_<class>.npy with --npy):
+    /// where the class came from. --cam alone explains the top class; --cam=282 or
+    /// --cam="tiger cat" another.
+    #[arg(long, value_name = "CLASS", num_args = 0..=1, require_equals = true, default_missing_value = "top")]
+    pub cam: Option<String>,
+    /// How the evidence map is made [auto: exact CAM when the head is global average pooling
+    /// and one linear layer, else Score-CAM].
+    #[arg(long, value_enum, default_value_t = CamMethodArg::Auto, requires = "cam")]
+    pub cam_method: CamMethodArg,
+    /// The feature map Score-CAM and Eigen-CAM read [default: the one the classifier pools,
+    /// else the last one larger than 1×1].
+    #[arg(long, value_name = "PATTERN", requires = "cam")]
+    pub cam_layer: Option<String>,
+    /// Score-CAM: at most this many channels (those with the highest mean), one run each.
+    #[arg(long, default_value_t = crate::explain::run::DEFAULT_MAX_CHANNELS, value_parser = parse_channel_cap, requires = "cam")]
+    pub max_channels: usize,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl SnapshotArgs {
+    /// What `--cam` and its options ask for.
+    pub fn evidence_request(&self) -> Option<crate::explain::run::EvidenceRequest> {
+        self.cam
+            .as_deref()
+            .map(|class| crate::explain::run::EvidenceRequest {
+                method: self.cam_method.into(),
+                class: crate::explain::run::ClassPick::parse(class),
+                layer: self.cam_layer.clone(),
+                max_channels: self.max_channels,
+            })
+    }
 }
 
 /// `featscope compare MODEL IMAGE_A IMAGE_B` or `featscope compare MODEL_A MODEL_B IMAGE`.
@@ -258,6 +306,13 @@ impl CompareArgs {
             colormap: self.colormap.into(),
             run: self.run.config(),
         })
+    }
+}
+
+fn parse_channel_cap(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=65536).contains(&n) => Ok(n),
+        _ => Err("expected a whole number from 1 to 65536".into()),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod defaults;
 pub mod doctor;
 pub mod engine;
+pub mod explain;
 pub mod files;
 pub mod memory;
 pub mod model;

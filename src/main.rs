@@ -114,6 +114,8 @@ fn batch(args: SnapshotArgs) -> snapshot::Batch {
             overlay: args.overlay,
             npy: args.npy,
             print: args.print,
+            filters: args.filters,
+            cam: args.evidence_request(),
         },
         run: args.run.config(),
         model: args.model,

@@ -49,7 +49,14 @@ pub struct Analyzer {
     engine_options: EngineOptions,
     tensors: Vec<String>,
     budget: Budget,
+    /// The last input fed, for methods that run the model again on variations of it.
+    last_input: Option<crate::engine::InputTensor>,
+    /// An engine computing one tensor only (the class scores), opened on first use.
+    scorer: Option<(String, Box<dyn Engine>)>,
 }
+
+/// Inputs run together when the model's batch axis is free.
+const SCORE_BATCH: usize = 16;
 
 impl Analyzer {
     /// Opens the model, resolves preprocessing and builds the engine for `selection`
@@ -81,12 +88,85 @@ impl Analyzer {
             engine_options: config.engine.clone(),
             tensors,
             budget: Budget::new(config.max_memory),
+            last_input: None,
+            scorer: None,
             model,
         })
     }
 
     pub fn engine_label(&self) -> String {
         self.engine_label.clone()
+    }
+
+    /// The tensor fed on the last run.
+    pub fn last_input(&self) -> Option<&crate::engine::InputTensor> {
+        self.last_input.as_ref()
+    }
+
+    /// Whether the model's batch axis is free, so several inputs can run as one.
+    fn takes_batches(&self) -> bool {
+        self.model
+            .inputs
+            .first()
+            .and_then(|i| i.declared.dims.as_ref())
+            .and_then(|d| d.first())
+            .is_some_and(|d| d.fixed().is_none())
+    }
+
+    /// Runs the model on each of `inputs` (each a batch of one, shaped like the last input) and
+    /// returns `tensor`'s values for each: in batches when the model takes them. `progress` hears
+    /// how many are done.
+    pub fn score_inputs(
+        &mut self,
+        inputs: &[crate::engine::InputTensor],
+        tensor: &str,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Vec<f32>>> {
+        if self.scorer.as_ref().is_none_or(|(t, _)| t != tensor) {
+            let outputs = vec![tensor.to_string()];
+            let (model, options) = (&self.model, &self.engine_options);
+            let (engine, _) = guard(&model.path, || open_engine(model, &outputs, options))?;
+            self.scorer = Some((tensor.to_string(), engine));
+        }
+        let batch = if self.takes_batches() { SCORE_BATCH } else { 1 };
+        let path = self.model.path.clone();
+        let mut scores = Vec::with_capacity(inputs.len());
+        progress(0, inputs.len());
+        for group in inputs.chunks(batch) {
+            let Some(first) = group.first() else { continue };
+            let mut shape = first.shape.clone();
+            if let Some(n) = shape.first_mut() {
+                *n = group.len();
+            }
+            let input = crate::engine::InputTensor {
+                name: first.name.clone(),
+                shape,
+                data: group.iter().flat_map(|i| i.data.iter().copied()).collect(),
+            };
+            let Some((_, engine)) = self.scorer.as_mut() else {
+                anyhow::bail!("the scoring engine could not be opened");
+            };
+            let result = guard(&path, || engine.run(&input));
+            let raw = match result {
+                Ok(raw) => raw,
+                Err(e) => {
+                    self.scorer = None;
+                    return Err(e.into());
+                }
+            };
+            let values = match raw.into_iter().next().map(|r| r.data) {
+                Some(crate::engine::TensorData::F32(v)) => v,
+                _ => anyhow::bail!(
+                    "{}: '{}' is not a float tensor",
+                    path.display(),
+                    crate::text::sanitize(tensor)
+                ),
+            };
+            let per = values.len() / group.len();
+            scores.extend(values.chunks_exact(per.max(1)).map(<[f32]>::to_vec));
+            progress(scores.len(), inputs.len());
+        }
+        Ok(scores)
     }
 
     /// The engine, opened again if it crashed on the last image.
@@ -231,6 +311,7 @@ impl Analyzer {
             Err(e) => return Err(self.explain_failure(e, image_path, target)),
         };
         let (prepared, raw, inference) = raw;
+        self.last_input = Some(prepared.tensor);
         let mut layers = Vec::with_capacity(raw.len());
         for tensor in raw {
             let site = self

@@ -25,6 +25,9 @@ pub struct LayerRecord {
     pub stats: Option<LayerStats>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub top_channels: Vec<TopChannel>,
+    /// How `<layer>_filters.png` draws the kernels (`--filters` on a convolution).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<crate::render::filters::KernelView>,
     /// Files the snapshot wrote for this layer, beside summary.json.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
@@ -57,6 +60,7 @@ impl LayerRecord {
             grid: None,
             stats: None,
             top_channels: Vec::new(),
+            filters: None,
             files: Vec::new(),
         }
     }

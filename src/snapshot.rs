@@ -2,6 +2,9 @@
 //! overlay and .npy) plus a summary.json. No TTY needed; stable file names.
 
 use crate::activations::{Activations, ClassScore, Layer, LayerData};
+use crate::explain::run::{Evidence, Explainer};
+use crate::model::structure::conv_kernels;
+use crate::model::weights::{Constants, Weight};
 use crate::model::{Model, TensorSite};
 use crate::pipeline::{Analyzer, RunConfig, Selection};
 use crate::record::{GridShape, LayerRecord, TopChannel};
@@ -23,6 +26,10 @@ pub struct SnapshotOptions {
     pub overlay: bool,
     pub npy: bool,
     pub print: bool,
+    /// Also write `<layer>_filters.png` for convolutions with constant kernels.
+    pub filters: bool,
+    /// A class evidence map to make for each image.
+    pub cam: Option<crate::explain::run::EvidenceRequest>,
 }
 
 /// Why a `--layer` pattern matched nothing, with the closest names.
@@ -170,6 +177,7 @@ fn files_listed(dir: &Path) -> Vec<String> {
         .as_array()
         .into_iter()
         .flatten()
+        .chain(std::iter::once(&json["cam"]))
         .flat_map(|l| l["files"].as_array().into_iter().flatten())
         .filter_map(|f| f.as_str())
         .filter(|f| !f.is_empty() && file_stem(f) == *f)
@@ -189,6 +197,91 @@ struct Summary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     top5: Option<&'a [ClassScore]>,
     layers: Vec<LayerRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cam: Option<CamRecord>,
+}
+
+/// summary.json's account of the evidence map: how it was made and where it lies.
+#[derive(serde::Serialize)]
+struct CamRecord {
+    method: crate::explain::Method,
+    layer: String,
+    tensor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f32>,
+    channels: usize,
+    height: usize,
+    width: usize,
+    min: f32,
+    max: f32,
+    mean: f64,
+    files: Vec<String>,
+}
+
+/// Writes the evidence map's files: the map, its overlay on the input, and (with `--npy`) the
+/// raw values.
+fn write_evidence(
+    evidence: &Evidence,
+    out: &Path,
+    acts: &Activations,
+    opts: &SnapshotOptions,
+) -> Result<CamRecord> {
+    let map = &evidence.map;
+    let stem = evidence.stem();
+    let range = render::min_max(&map.values);
+    let scale = opts
+        .scale
+        .unwrap_or_else(|| render::auto_scale(map.height, map.width, 224));
+    let picture = render::colorize_indexed(
+        &map.values,
+        map.height,
+        map.width,
+        range,
+        opts.colormap,
+        scale,
+    );
+    let overlay = render::render_overlay(
+        &map.as_feature_maps(),
+        &acts.input_image,
+        opts.colormap,
+        0.5,
+    );
+    let mut files = vec![
+        (format!("{stem}.png"), encode_indexed_png(&picture)?),
+        (format!("{stem}_overlay.png"), encode_png(&overlay)?),
+    ];
+    if opts.npy {
+        let arr = ndarray::Array2::from_shape_vec((map.height, map.width), map.values.clone())
+            .context("evidence map shape")?;
+        let mut buf = Vec::new();
+        ndarray_npy::WriteNpyExt::write_npy(&arr, &mut buf).context("npy encoding failed")?;
+        files.push((format!("{stem}.npy"), buf));
+    }
+    for (name, bytes) in &files {
+        write_atomic(&out.join(name), bytes)?;
+    }
+    if opts.print {
+        print_image(&evidence.caption(), &overlay);
+    }
+    Ok(CamRecord {
+        method: evidence.method,
+        layer: evidence.layer.to_string(),
+        tensor: sanitize(&evidence.tensor),
+        class: evidence.class,
+        label: evidence.label.as_ref().map(|l| l.to_string()),
+        score: evidence.score,
+        channels: evidence.channels,
+        height: map.height,
+        width: map.width,
+        min: range.0,
+        max: range.1,
+        mean: map.mean(),
+        files: files.into_iter().map(|(n, _)| n).collect(),
+    })
 }
 
 /// Renders and writes one layer's files; returns its summary entry.
@@ -197,6 +290,7 @@ fn write_layer(
     stem: &str,
     out: &Path,
     acts: &Activations,
+    kernels: Option<&Weight>,
     opts: &SnapshotOptions,
 ) -> Result<(LayerRecord, Vec<(String, image::RgbImage)>)> {
     let mut summary = LayerRecord::of(layer);
@@ -227,6 +321,19 @@ fn write_layer(
     if opts.overlay {
         let overlay = render::render_overlay(fm, &acts.input_image, style.colormap, 0.5);
         files.push((format!("{stem}_overlay.png"), encode_png(&overlay)?));
+    }
+    if let Some(w) = kernels {
+        if let [o, i, kh, kw] = w.dims[..] {
+            if let Some((img, view)) =
+                render::filters::render_kernels([o, i, kh, kw], &w.values, style.colormap)
+            {
+                files.push((format!("{stem}_filters.png"), encode_png(&img)?));
+                summary.filters = Some(view);
+                if opts.print {
+                    printed.push((format!("{} — filters", layer.name), img));
+                }
+            }
+        }
     }
     if opts.npy {
         let arr =
@@ -268,6 +375,19 @@ pub fn write_snapshot(
     out: &Path,
     opts: &SnapshotOptions,
 ) -> Result<Vec<PathBuf>> {
+    write_snapshot_with(acts, model, image, only, out, opts, None)
+}
+
+/// [`write_snapshot`], with an evidence map made for this image.
+pub fn write_snapshot_with(
+    acts: &Activations,
+    model: &Model,
+    image: &Path,
+    only: Option<&[String]>,
+    out: &Path,
+    opts: &SnapshotOptions,
+    evidence: Option<&Evidence>,
+) -> Result<Vec<PathBuf>> {
     check_output_dir(out)?;
     let _lock = crate::outdir::lock_folder(out)?;
     crate::outdir::remove_stale_temp_files(out);
@@ -284,11 +404,21 @@ pub fn write_snapshot(
         bail!("{}: no feature maps to draw", model.path.display());
     }
     let stems = unique_stems(layers.iter().map(|l| l.name.as_str()));
+    let kernels: Vec<Option<Weight>> = if opts.filters {
+        let constants = Constants::of(model)?;
+        layers
+            .iter()
+            .map(|l| conv_kernels(&constants, model, &l.tensor))
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![None; layers.len()]
+    };
     // Layers render in parallel; each holds only its own pictures.
     let results: Vec<_> = layers
         .par_iter()
         .zip(stems.par_iter())
-        .map(|(layer, stem)| write_layer(layer, stem, out, acts, opts))
+        .zip(kernels.par_iter())
+        .map(|((layer, stem), kernels)| write_layer(layer, stem, out, acts, kernels.as_ref(), opts))
         .collect::<Result<_>>()?;
     let mut written = Vec::new();
     let mut summaries = Vec::new();
@@ -299,6 +429,14 @@ pub fn write_snapshot(
         }
         summaries.push(summary);
     }
+    let cam = match evidence {
+        Some(e) => {
+            let record = write_evidence(e, out, acts, opts)?;
+            written.extend(record.files.iter().map(|f| out.join(f)));
+            Some(record)
+        }
+        None => None,
+    };
     let summary = Summary {
         model: model.path.display().to_string(),
         image: image.display().to_string(),
@@ -309,6 +447,7 @@ pub fn write_snapshot(
         normalization: opts.normalization,
         top5: acts.top5.as_deref(),
         layers: summaries,
+        cam,
     };
     let json = serde_json::to_vec_pretty(&summary).context("summary.json")?;
     let path = out.join("summary.json");
@@ -413,8 +552,41 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
     let only = select_layers(&model, &batch.layers)?;
     let images = expand_images(&batch.images);
     check_output_dir(&batch.out)?;
+    let mut request = batch.options.cam.clone();
+    if let Some(r) = request.as_mut() {
+        // --cam-layer is a pattern like --layer's; it must name one layer.
+        if let Some(pattern) = r.layer.take() {
+            let found = select_layers(&model, std::slice::from_ref(&pattern))?.unwrap_or_default();
+            match found.as_slice() {
+                [one] => r.layer = Some(one.clone()),
+                _ => bail!(
+                    "--cam-layer '{}' matches {} layers; name one",
+                    sanitize(&pattern),
+                    found.len()
+                ),
+            }
+        }
+    }
+    let explainer = match &request {
+        Some(request) => {
+            let explainer = Explainer::new(&model)?;
+            let needed = explainer
+                .tensors_needed(&model, request)
+                .with_context(|| model.path.display().to_string())?;
+            Some((explainer, needed))
+        }
+        None => None,
+    };
     let selection = match &only {
-        Some(tensors) => Selection::Tensors(tensors.clone()),
+        Some(tensors) => {
+            let mut tensors = tensors.clone();
+            for t in explainer.iter().flat_map(|(_, needed)| needed) {
+                if !tensors.contains(t) {
+                    tensors.push(t.clone());
+                }
+            }
+            Selection::Tensors(tensors)
+        }
         None => Selection::All,
     };
     let mut analyzer = Analyzer::open(model, &batch.run, &selection)?;
@@ -459,9 +631,35 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
                 if let Some(bar) = &progress {
                     bar.set_message(sanitize(&image.display().to_string()));
                 }
-                analyzer.compute(image).and_then(|acts| {
-                    write_snapshot(&acts, &analyzer.model, image, only.as_deref(), dir, opts)
-                })
+                let acts = analyzer.compute(image)?;
+                let evidence = match (&explainer, &request) {
+                    (Some((explainer, _)), Some(request)) => {
+                        let mut report = |done: usize, total: usize| {
+                            if let Some(bar) = &progress {
+                                bar.set_message(format!("score-cam {done}/{total}"));
+                            } else if std::io::stderr().is_terminal() && total > 0 {
+                                eprint!("\rfeatscope: score-cam {done}/{total} masked inputs");
+                                if done == total {
+                                    eprint!("\r\x1b[K");
+                                }
+                            }
+                        };
+                        let evidence = explainer
+                            .explain(&mut analyzer, &acts, request, &mut report)
+                            .with_context(|| image.display().to_string())?;
+                        Some(evidence)
+                    }
+                    _ => None,
+                };
+                write_snapshot_with(
+                    &acts,
+                    &analyzer.model,
+                    image,
+                    only.as_deref(),
+                    dir,
+                    opts,
+                    evidence.as_ref(),
+                )
             });
         match result {
             Ok(written) => {

@@ -7,7 +7,9 @@
 pub mod builder;
 pub mod proto;
 pub mod seed;
+pub mod structure;
 mod validate;
+pub mod weights;
 
 use bytes::Bytes;
 use prost::Message;

@@ -1,8 +1,10 @@
 //! The subset of the ONNX protobuf schema (onnx.proto, IR ≤ 10) that featscope reads or writes.
 //!
-//! Fields we never look at (weights' `float_data`, sub-graphs, docs, training info) are left out on
-//! purpose: prost skips unknown fields while decoding without copying them, which keeps opening a
-//! 500 MB model at a fraction of a millisecond. Field numbers follow onnx.proto exactly.
+//! Fields we never look at (sub-graphs, docs, training info) are left out on purpose: prost skips
+//! unknown fields while decoding without copying them, which keeps opening a 500 MB model at a
+//! fraction of a millisecond. Weights normally sit in `raw_data` (shared, not copied); the typed
+//! arrays (`float_data`, …) are read for the few exporters that use them. Field numbers follow
+//! onnx.proto exactly.
 
 use bytes::Bytes;
 
@@ -151,10 +153,17 @@ pub struct TensorProto {
     pub dims: Vec<i64>,
     #[prost(int32, tag = "2")]
     pub data_type: i32,
+    #[prost(float, repeated, tag = "4")]
+    pub float_data: Vec<f32>,
+    /// float16 values, one per element, as their bit patterns.
+    #[prost(int32, repeated, tag = "5")]
+    pub int32_data: Vec<i32>,
     #[prost(string, tag = "8")]
     pub name: String,
     #[prost(bytes = "bytes", tag = "9")]
     pub raw_data: Bytes,
+    #[prost(double, repeated, tag = "10")]
+    pub double_data: Vec<f64>,
     #[prost(message, repeated, tag = "13")]
     pub external_data: Vec<StringStringEntryProto>,
     #[prost(int32, tag = "14")]

@@ -2,6 +2,7 @@
 //! map, overlay, statistics. Nothing here knows about ONNX or terminals.
 
 pub mod colormap;
+pub mod filters;
 pub mod png;
 mod text;
 

@@ -955,6 +955,8 @@ impl App {
                 overlay: self.view == View::Overlay,
                 npy: false,
                 print: false,
+                filters: false,
+                cam: None,
             },
         })))
     }
