@@ -174,7 +174,7 @@ fn help_overlay() {
     let mut view = viewer();
     press(&mut view, &["?"]);
     assert!(view.app.help_visible());
-    let s = screen(&mut view, 120, 44);
+    let s = screen(&mut view, 120, 66);
     // Generated from the keymap: every binding's text is there.
     for b in KEYMAP {
         assert!(s.contains(b.help), "help lacks {:?}:\n{s}", b.help);
@@ -853,4 +853,101 @@ fn compare_shows_a_b_and_their_difference() {
         s.contains("the inputs as fed") && !s.contains("A − B"),
         "{s}"
     );
+}
+
+/// EfficientNet-Lite0 on chelsea.png, run in process, with the evidence maps the view's worker
+/// would send.
+fn efficientnet_view() -> Viewer {
+    use featscope::explain::run::{ClassPick, EvidenceRequest, Explainer};
+    use featscope::model::Model;
+    use featscope::pipeline::{Analyzer, Selection};
+    use featscope::tui::app::Msg;
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let model = Model::open(&models.join("efficientnet_lite0.onnx")).expect("model");
+    let explainer = Explainer::new(&model).expect("head");
+    let mut analyzer =
+        Analyzer::open(model.clone(), &tract_config(), &Selection::All).expect("engine");
+    let mut acts = analyzer
+        .compute(&models.join("chelsea.png"))
+        .expect("inference");
+    // The time varies from run to run; the snapshots show a fixed one.
+    acts.inference = std::time::Duration::from_millis(50);
+    let mut evidence = Vec::new();
+    for class in acts.top5.as_ref().expect("top-5") {
+        let request = EvidenceRequest {
+            class: ClassPick::Index(class.index),
+            ..Default::default()
+        };
+        evidence.push(
+            explainer
+                .explain(&mut analyzer, &acts, &request, &mut |_, _| {})
+                .expect("cam"),
+        );
+    }
+    let mut view = Viewer::new(App::new(AppOptions::default()), AREA);
+    view.app.set_model(model);
+    view.app.on_message(Msg::Ready(Box::new(acts)));
+    // Before the maps arrive, x says they are coming.
+    press(&mut view, &["x"]);
+    let s = screen(&mut view, 120, 36);
+    assert!(s.contains("making the class evidence map"), "{s}");
+    press(&mut view, &["s"]);
+    view.app.on_message(Msg::Evidence(evidence));
+    view
+}
+
+#[test]
+fn x_shows_where_each_top_class_came_from() {
+    let mut view = efficientnet_view();
+    press(&mut view, &["x"]);
+    assert_eq!(view.app.view(), View::Evidence);
+    let s = screen(&mut view, 120, 36);
+    assert!(
+        s.contains("tiger cat (282) 1/5 · cam on /_swish_1/Clip 7×7"),
+        "{s}"
+    );
+    assert!(
+        s.contains(" 39.4%▸tiger cat"),
+        "the class shown is marked: {s}"
+    );
+    insta::assert_snapshot!("evidence", s);
+    press(&mut view, &["x"]);
+    let s = screen(&mut view, 120, 36);
+    assert!(s.contains("Egyptian cat (285) 2/5"), "{s}");
+    assert!(
+        s.contains(" 34.8%▸Egyptian cat") && !s.contains(" 39.4%▸"),
+        "{s}"
+    );
+    press(&mut view, &["x", "x", "x", "x"]);
+    assert!(
+        screen(&mut view, 120, 36).contains("(282) 1/5"),
+        "x wraps around"
+    );
+    press(&mut view, &["s"]);
+    assert_eq!(view.app.view(), View::Grid);
+}
+
+#[test]
+fn f_shows_a_convolution_s_kernels() {
+    let mut view = efficientnet_view();
+    press(&mut view, &["g", "f"]);
+    assert_eq!(view.app.view(), View::Filters);
+    let s = screen(&mut view, 120, 36);
+    assert!(
+        s.contains("kernels 32×3×3×3 · each kernel in RGB"),
+        "the stem's kernels: {s}"
+    );
+    insta::assert_snapshot!("filters", s);
+    // A layer that is not a convolution says so; the next one shows its own kernels.
+    press(&mut view, &["j"]);
+    let s = screen(&mut view, 120, 36);
+    assert!(s.contains("not a convolution"), "{s}");
+    press(&mut view, &["j"]);
+    let s = screen(&mut view, 120, 36);
+    assert!(
+        s.contains("kernels 32×1×3×3 · each kernel averaged"),
+        "depthwise kernels: {s}"
+    );
+    press(&mut view, &["f"]);
+    assert_eq!(view.app.view(), View::Grid);
 }

@@ -8,6 +8,7 @@ use super::layers::{Drawing, Entry, LayerInfo};
 use super::layout::ViewLayout;
 use crate::activations::{Activations, FeatureMaps, Layer};
 use crate::compare::{Divergence, MatchedBy};
+use crate::explain::run::Evidence;
 use crate::model::Model;
 use crate::render::{Colormap, Normalization};
 use crate::snapshot::SnapshotOptions;
@@ -32,6 +33,10 @@ pub enum View {
     Overlay,
     /// The input image as fed to the model.
     Input,
+    /// `x`: a class evidence map over the input (one of the top-5 classes).
+    Evidence,
+    /// `f`: a convolution's kernels.
+    Filters,
 }
 
 impl View {
@@ -40,7 +45,7 @@ impl View {
             View::Grid => View::Sum,
             View::Sum => View::Overlay,
             View::Overlay => View::Input,
-            View::Input => View::Grid,
+            View::Input | View::Evidence | View::Filters => View::Grid,
         }
     }
 
@@ -50,6 +55,8 @@ impl View {
             View::Sum => "sum",
             View::Overlay => "overlay",
             View::Input => "input",
+            View::Evidence => "evidence",
+            View::Filters => "filters",
         }
     }
 }
@@ -107,6 +114,25 @@ pub enum Msg {
     Compared(Box<Activations>, Box<Activations>),
     Failed(String),
     Exported(Result<Vec<PathBuf>, String>),
+    /// Evidence maps made so far (one per class of the top-5, in its order).
+    Evidence(Vec<Evidence>),
+    /// How the evidence maps are coming along, or why there are none.
+    ExplainStatus(String),
+}
+
+/// A class evidence map, with the one-channel map render draws.
+pub struct Shown {
+    pub evidence: Evidence,
+    pub maps: FeatureMaps,
+}
+
+/// A convolution's kernels as a picture, for the layer at `entry`.
+pub struct Kernels {
+    pub entry: usize,
+    pub colormap: Colormap,
+    pub picture: Option<image::RgbImage>,
+    pub view: Option<crate::render::filters::KernelView>,
+    pub shape: Vec<usize>,
 }
 
 /// What the event loop must do after an event.
@@ -200,6 +226,11 @@ pub struct App {
     infos_b: HashMap<usize, Rc<LayerInfo>>,
     /// Set when an overlay closes: terminal images under it must be sent again.
     full_redraw: bool,
+    evidence: Vec<Shown>,
+    /// Which evidence map `x` shows.
+    evidence_pick: usize,
+    explain_status: Option<Clean>,
+    kernels: Option<Kernels>,
 }
 
 impl App {
@@ -227,6 +258,10 @@ impl App {
             comparison: None,
             infos_b: HashMap::new(),
             full_redraw: false,
+            evidence: Vec::new(),
+            evidence_pick: 0,
+            explain_status: None,
+            kernels: None,
         }
     }
 
@@ -310,6 +345,21 @@ impl App {
                     .collect();
                 let dir = self.opts.export_dir.display().to_string();
                 self.message = Some(Clean::new(&format!("wrote {} in {dir}", pngs.join(", "))));
+            }
+            Msg::Evidence(list) => {
+                self.evidence = list
+                    .into_iter()
+                    .map(|evidence| Shown {
+                        maps: evidence.map.as_feature_maps(),
+                        evidence,
+                    })
+                    .collect();
+                self.evidence_pick = self
+                    .evidence_pick
+                    .min(self.evidence.len().saturating_sub(1));
+            }
+            Msg::ExplainStatus(s) => {
+                self.explain_status = (!s.is_empty()).then(|| Clean::one_line(&s));
             }
             Msg::Exported(Err(e)) => {
                 self.message = Some(Clean::one_line(&format!("export failed: {e}")))
@@ -467,6 +517,57 @@ impl App {
     }
 
     // ---- compare ----
+
+    /// The evidence map `x` shows, when it has arrived.
+    pub fn evidence(&self) -> Option<&Shown> {
+        self.evidence.get(self.evidence_pick)
+    }
+
+    pub fn evidence_pick(&self) -> usize {
+        self.evidence_pick
+    }
+
+    pub fn evidence_count(&self) -> usize {
+        self.evidence.len()
+    }
+
+    /// Score-CAM's progress, or why there is no evidence map.
+    pub fn explain_status(&self) -> Option<&str> {
+        self.explain_status.as_deref()
+    }
+
+    /// The selected layer's kernels, once `f` asked for them.
+    pub fn kernels(&self) -> Option<&Kernels> {
+        self.kernels.as_ref().filter(|k| k.entry == self.selected)
+    }
+
+    /// Reads the selected layer's kernels from the model's weights (once per layer).
+    fn read_kernels(&mut self) {
+        if self.kernels().is_some_and(|k| k.colormap == self.colormap) {
+            return;
+        }
+        let tensor = self.selected_layer().map(|l| l.tensor.clone());
+        let (Some(model), Some(tensor)) = (self.model.as_ref(), tensor) else {
+            return;
+        };
+        let weight = crate::model::weights::Constants::of(model)
+            .and_then(|c| crate::model::structure::conv_kernels(&c, model, &tensor))
+            .ok()
+            .flatten();
+        let drawn = weight.as_ref().and_then(|w| match w.dims[..] {
+            [o, i, kh, kw] => {
+                crate::render::filters::render_kernels([o, i, kh, kw], &w.values, self.colormap)
+            }
+            _ => None,
+        });
+        self.kernels = Some(Kernels {
+            entry: self.selected,
+            colormap: self.colormap,
+            view: drawn.as_ref().map(|d| d.1),
+            picture: drawn.map(|d| d.0),
+            shape: weight.map(|w| w.dims).unwrap_or_default(),
+        });
+    }
 
     pub fn comparison(&self) -> Option<&Comparison> {
         self.comparison.as_ref()
@@ -706,7 +807,12 @@ impl App {
                 }
             }
             Action::CycleView => self.view = self.view.next(),
-            Action::NextColormap => self.colormap = self.colormap.next(),
+            Action::NextColormap => {
+                self.colormap = self.colormap.next();
+                if self.view == View::Filters {
+                    self.read_kernels();
+                }
+            }
             Action::ToggleNormalization => self.normalization = self.normalization.toggle(),
             Action::ToggleOrder => self.by_mean = !self.by_mean,
             Action::StartFilter => {
@@ -743,6 +849,23 @@ impl App {
             Action::NextDiffering => self.move_to_differing(true),
             Action::PrevDiffering => self.move_to_differing(false),
             Action::WorstChannel => self.move_to_worst_channel(),
+            Action::Evidence => {
+                if self.view == View::Evidence && !self.evidence.is_empty() {
+                    self.evidence_pick = (self.evidence_pick + 1) % self.evidence.len();
+                } else {
+                    self.view = View::Evidence;
+                    self.mode = Mode::Browse;
+                }
+            }
+            Action::Filters => {
+                if self.view == View::Filters {
+                    self.view = View::Grid;
+                } else {
+                    self.view = View::Filters;
+                    self.mode = Mode::Browse;
+                    self.read_kernels();
+                }
+            }
         }
         None
     }
@@ -848,6 +971,9 @@ impl App {
             );
         }
         self.work_out_info();
+        if self.view == View::Filters {
+            self.read_kernels();
+        }
     }
 
     fn move_channel(&mut self, delta: isize) {

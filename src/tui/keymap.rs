@@ -79,6 +79,8 @@ pub enum Action {
     NextDiffering,
     PrevDiffering,
     WorstChannel,
+    Evidence,
+    Filters,
 }
 
 /// One key, as a binding names it.
@@ -217,6 +219,8 @@ pub static KEYMAP: &[Binding] = &[
     bind(C::Zoom, &[Key::code(KeyCode::Esc), Key::code(KeyCode::Enter)], A::Back, "back to the grid"),
     // Anywhere
     bind(C::Global, &[Key::ch('s')], A::CycleView, "cycle grid / sum / overlay / input"),
+    bind(C::Global, &[Key::ch('x')], A::Evidence, "where the class came from (again: next class of the top-5)"),
+    bind(C::Global, &[Key::ch('f')], A::Filters, "the convolution's kernels (filters)"),
     bind(C::Global, &[Key::ch('c')], A::NextColormap, "next colormap"),
     bind(C::Global, &[Key::ch('n')], A::ToggleNormalization, "per-channel / per-layer scale"),
     bind(C::Global, &[Key::ch('o')], A::ToggleOrder, "order channels by mean activation"),

@@ -52,6 +52,8 @@ pub enum Body {
     Waiting,
     /// The selected layer is not a feature map.
     NotDrawn,
+    /// Nothing to show yet, or nothing of this kind here: a line saying why.
+    Note(String),
     Grid(GridBody),
     Single(SingleBody),
     /// Two runs side by side (`featscope compare`).
@@ -272,6 +274,29 @@ fn body(app: &App, inner: Rect) -> Body {
     if app.activations().is_none() {
         return Body::Waiting;
     }
+    match app.view() {
+        View::Evidence => {
+            return match (app.evidence(), app.comparison()) {
+                (Some(_), _) => single(app, inner, Subject::Evidence(app.evidence_pick())),
+                (None, Some(_)) => Body::Note("evidence maps are made for single runs".into()),
+                (None, None) => Body::Note(
+                    app.explain_status()
+                        .unwrap_or("making the class evidence map…")
+                        .to_string(),
+                ),
+            }
+        }
+        View::Filters => {
+            return match app.kernels() {
+                Some(k) if k.picture.is_some() => single(app, inner, Subject::Filters),
+                _ => Body::Note(
+                    "no kernels to show: this layer is not a convolution with constant weights"
+                        .into(),
+                ),
+            }
+        }
+        _ => {}
+    }
     if app.comparison().is_some() && !app.is_zoomed() {
         if let Some(body) = compare_body(app, inner) {
             return body;
@@ -285,6 +310,7 @@ fn body(app: &App, inner: Rect) -> Body {
         (View::Grid, Some(_)) => single(app, inner, Subject::Channel(app.channel())),
         (View::Sum, Some(_)) => single(app, inner, Subject::Sum),
         (View::Overlay, Some(_)) => single(app, inner, Subject::Overlay),
+        (View::Evidence | View::Filters, Some(_)) => Body::NotDrawn,
     }
 }
 
@@ -366,10 +392,12 @@ fn compare_body(app: &App, inner: Rect) -> Option<Body> {
         (View::Grid, Some(_)) => Subject::Channel(app.channel()),
         (View::Sum, Some(_)) => Subject::Sum,
         (View::Overlay, Some(_)) => Subject::Overlay,
+        (View::Evidence | View::Filters, _) => return None,
     };
     let sides: &[Side] = match subject {
         Subject::Channel(_) | Subject::Sum => &[Side::A, Side::B, Side::Diff],
         Subject::Overlay | Subject::Input => &[Side::A, Side::B],
+        Subject::Evidence(_) | Subject::Filters => return None,
     };
     let src = match (subject, maps) {
         (Subject::Channel(_) | Subject::Sum, Some(fm)) => (fm.width as u32, fm.height as u32),
@@ -438,15 +466,25 @@ fn single(app: &App, inner: Rect, subject: Subject) -> Body {
     let maps = app
         .feature_maps()
         .map(|f| (f.width as u32, f.height as u32));
-    let cursor = app.is_zoomed() && maps.is_some();
+    let cursor = app.is_zoomed()
+        && maps.is_some()
+        && !matches!(subject, Subject::Evidence(_) | Subject::Filters);
     let src = match (subject, maps) {
         (Subject::Channel(_) | Subject::Sum, Some(m)) => m,
+        (Subject::Filters, _) => app
+            .kernels()
+            .and_then(|k| k.picture.as_ref())
+            .map(|p| p.dimensions())
+            .unwrap_or((1, 1)),
         _ => app
             .activations()
             .map(|a| a.input_image.dimensions())
             .unwrap_or((1, 1)),
     };
-    let integer = matches!(subject, Subject::Channel(_) | Subject::Sum);
+    let integer = matches!(
+        subject,
+        Subject::Channel(_) | Subject::Sum | Subject::Filters
+    );
     // Zoom keeps a ruler row and column for the cursor markers.
     let margin = cursor as u16;
     let content = Rect::new(

@@ -307,7 +307,17 @@ fn spawn_worker(model: Model, config: RunConfig, image: PathBuf, work: Work, tx:
                     image.display()
                 )));
                 let acts = analyzer.compute(&image)?;
-                Ok(Msg::Ready(Box::new(acts)))
+                let explainer = crate::explain::run::Explainer::new(&analyzer.model);
+                let head = explainer.as_ref().ok().and_then(|e| e.head());
+                let slim = explain_inputs(&acts, head.map(|h| h.features.as_str()));
+                let _ = tx.send(Msg::Ready(Box::new(acts)));
+                // The last word on evidence: nothing (all made) or why there is none.
+                let outcome =
+                    explainer.and_then(|e| explain_in_background(&e, &mut analyzer, &slim, &tx));
+                Ok(Msg::ExplainStatus(match outcome {
+                    Ok(()) => String::new(),
+                    Err(e) => format!("no evidence map: {e:#}"),
+                }))
             });
             let msg = match std::panic::catch_unwind(work) {
                 Ok(Ok(msg)) => msg,
@@ -328,6 +338,72 @@ fn spawn_worker(model: Model, config: RunConfig, image: PathBuf, work: Work, tx:
     if let Err(e) = spawned {
         let _ = fail.send(Msg::Failed(format!("cannot start the worker thread: {e}")));
     }
+}
+
+/// The layers the evidence maps read (class scores, the feature map pooled by the head, the
+/// last feature map larger than 1×1): kept while the full set goes to the view.
+fn explain_inputs(
+    acts: &crate::activations::Activations,
+    pooled: Option<&str>,
+) -> crate::activations::Activations {
+    let last_map = acts.layers.iter().rposition(|l| {
+        l.feature_maps()
+            .is_some_and(|f| f.height * f.width > 1 && f.channels > 1)
+    });
+    let layers = acts
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| {
+            Some(*i) == last_map
+                || Some(l.tensor.as_str()) == pooled
+                || matches!(l.data, crate::activations::LayerData::Vector(_))
+        })
+        .map(|(_, l)| l.clone())
+        .collect();
+    crate::activations::Activations {
+        layers,
+        input_image: acts.input_image.clone(),
+        input_description: acts.input_description.clone(),
+        engine: acts.engine.clone(),
+        inference: acts.inference,
+        top5: acts.top5.clone(),
+    }
+}
+
+/// Evidence maps for the top-5 classes (or the top class), sent as each is made; exact CAM
+/// when the model's head allows it, else Score-CAM with its progress.
+fn explain_in_background(
+    explainer: &crate::explain::run::Explainer,
+    analyzer: &mut Analyzer,
+    acts: &crate::activations::Activations,
+    tx: &Sender<Msg>,
+) -> Result<()> {
+    use crate::explain::run::{ClassPick, EvidenceRequest, DEFAULT_MAX_CHANNELS};
+    let classes: Vec<ClassPick> = match &acts.top5 {
+        Some(top) => top.iter().map(|c| ClassPick::Index(c.index)).collect(),
+        None => vec![ClassPick::Top],
+    };
+    let mut made = Vec::new();
+    for class in classes {
+        let request = EvidenceRequest {
+            class,
+            max_channels: DEFAULT_MAX_CHANNELS,
+            ..Default::default()
+        };
+        let mut progress = |done: usize, total: usize| {
+            if done < total {
+                let _ = tx.send(Msg::ExplainStatus(format!(
+                    "score-cam for class {}: {done}/{total} masked inputs",
+                    made.len() + 1
+                )));
+            }
+        };
+        let evidence = explainer.explain(analyzer, acts, &request, &mut progress)?;
+        made.push(evidence);
+        let _ = tx.send(Msg::Evidence(made.clone()));
+    }
+    Ok(())
 }
 
 fn spawn_export(job: Box<app::ExportJob>, tx: Sender<Msg>) {

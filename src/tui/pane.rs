@@ -1,11 +1,12 @@
 //! The main pane: the channel grid with the summed map, single pictures (sum, overlay, input),
 //! zoom with its cursor, and what shows while the model runs or when a layer is not drawn.
 
-use super::app::{App, Load};
+use super::app::{App, Load, View};
 use super::layout::{Body, CompareBody, GridBody, SingleBody, ViewLayout};
 use super::picture::{Fit, PictureCache, Side, Subject};
 use super::ui::{fmt_num, order_name, truncate_right, Theme};
 use crate::activations::LayerData;
+use crate::render::filters::KernelView;
 use crate::text::Clean;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -21,9 +22,10 @@ pub(crate) fn draw_main(
     pictures: &mut PictureCache,
     theme: &Theme,
 ) {
-    let title = match app.selected_entry() {
-        Some(e) => format!(" {} · {} · {} ", e.name, e.op, e.shape),
-        None => " featscope ".to_string(),
+    let title = match (app.view(), app.selected_entry()) {
+        (View::Evidence, _) => " class evidence ".to_string(),
+        (_, Some(e)) => format!(" {} · {} · {} ", e.name, e.op, e.shape),
+        (_, None) => " featscope ".to_string(),
     };
     let block = Block::bordered()
         .border_style(theme.border())
@@ -34,6 +36,14 @@ pub(crate) fn draw_main(
         Body::Nothing => {}
         Body::Waiting => draw_waiting(f, app, inner, theme),
         Body::NotDrawn => draw_not_drawn(f, app, inner, theme),
+        Body::Note(note) => {
+            let lines = vec![
+                Line::styled(note.clone(), theme.dim()),
+                Line::raw(""),
+                Line::styled("s: back to the grid", theme.dim()),
+            ];
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+        }
         Body::Grid(grid) => draw_grid_and_sum(f, app, inner, grid, pictures, theme),
         Body::Single(single) => draw_single(f, app, inner, single, pictures, theme),
         Body::Compare(compare) => draw_compare(f, app, inner, compare, pictures, theme),
@@ -313,6 +323,58 @@ fn draw_single(
 
     let mut spans: Vec<Span<'static>> = Vec::new();
     match (subject, fm) {
+        (Subject::Evidence(k), _) => {
+            if let Some(shown) = app.evidence() {
+                let e = &shown.evidence;
+                let class = match (&e.label, e.class) {
+                    (Some(l), Some(c)) => format!("{l} ({c})"),
+                    (None, Some(c)) => format!("class {c}"),
+                    (_, None) => "class-agnostic".into(),
+                };
+                spans.push(Span::styled(class, theme.accent()));
+                let n = app.evidence_count();
+                if n > 1 {
+                    spans.push(Span::raw(format!(" {}/{n}", k + 1)));
+                }
+                spans.push(Span::raw(format!(
+                    " · {} on {} {}×{}",
+                    e.method.name(),
+                    e.layer,
+                    e.map.height,
+                    e.map.width
+                )));
+                if let Some(score) = e.score {
+                    spans.push(Span::styled(
+                        format!(" · score {}", fmt_num(score)),
+                        theme.dim(),
+                    ));
+                }
+                if n > 1 {
+                    spans.push(Span::styled(" · x: next class", theme.dim()));
+                }
+                if let Some(status) = app.explain_status() {
+                    spans.push(Span::styled(format!(" · {status}"), theme.dim()));
+                }
+            }
+        }
+        (Subject::Filters, _) => {
+            if let Some(k) = app.kernels() {
+                let dims: Vec<String> = k.shape.iter().map(|d| d.to_string()).collect();
+                spans.push(Span::styled(
+                    format!("kernels {}", dims.join("×")),
+                    theme.accent(),
+                ));
+                let how = match k.view {
+                    Some(KernelView::Rgb) => " · each kernel in RGB, scaled to its own range",
+                    Some(KernelView::MeanOverInputs) => {
+                        " · each kernel averaged over its inputs, own range"
+                    }
+                    Some(KernelView::Matrix) => " · 1×1: a row per filter, a column per input",
+                    None => "",
+                };
+                spans.push(Span::styled(how, theme.dim()));
+            }
+        }
         (Subject::Input, _) => {
             spans.push(Span::styled(format!("input {iw}×{ih}"), theme.accent()));
             spans.push(Span::styled(format!(" · {desc}"), theme.dim()));
@@ -361,7 +423,12 @@ fn draw_single(
         spans.insert(1, Span::styled("  ·  ", theme.dim()));
         draw_cursor(f, app, rect, fit, (m.height, m.width), theme);
         spans.push(Span::styled(" · Esc back", theme.dim()));
-    } else if fm.is_some() && !matches!(subject, Subject::Input) {
+    } else if fm.is_some()
+        && !matches!(
+            subject,
+            Subject::Input | Subject::Evidence(_) | Subject::Filters
+        )
+    {
         spans.push(Span::styled(" · Enter: cursor", theme.dim()));
     }
     info_line(f, inner, spans);

@@ -58,6 +58,10 @@ pub enum Subject {
     Sum,
     Overlay,
     Input,
+    /// The `k`-th class evidence map over the input.
+    Evidence(usize),
+    /// The selected convolution's kernels.
+    Filters,
 }
 
 /// Which run a picture shows: the only one (or A), B, or A − B.
@@ -94,6 +98,11 @@ impl PicKey {
                 self.colormap = Colormap::Viridis;
                 self.layer = usize::MAX;
             }
+            Subject::Evidence(_) => {
+                self.per_layer = false;
+                self.layer = usize::MAX;
+            }
+            Subject::Filters => self.per_layer = false,
         }
         self
     }
@@ -230,6 +239,17 @@ fn union(a: (f32, f32), b: Option<(f32, f32)>) -> (f32, f32) {
 /// The values, range and colours a picture of `key` shows. When comparing, A and B share one
 /// range, so the same colour is the same value on both sides; A − B is drawn around 0.
 pub(crate) fn source<'a>(app: &'a App, key: &PicKey) -> Option<Source<'a>> {
+    match key.subject {
+        Subject::Evidence(_) => {
+            return Some(Source::Overlay {
+                maps: &app.evidence()?.maps,
+                image: &app.activations()?.input_image,
+                colormap: key.colormap,
+            })
+        }
+        Subject::Filters => return Some(Source::Image(app.kernels()?.picture.as_ref()?)),
+        _ => {}
+    }
     let a = Run {
         acts: app.activations()?,
         layer: app.selected_layer(),
@@ -318,6 +338,7 @@ pub(crate) fn source<'a>(app: &'a App, key: &PicKey) -> Option<Source<'a>> {
             colormap,
         },
         Subject::Input => Source::Image(&run.acts.input_image),
+        Subject::Evidence(_) | Subject::Filters => return None,
     })
 }
 

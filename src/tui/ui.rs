@@ -2,7 +2,7 @@
 //! the help overlay in [`super::help`]. Where things go comes from [`super::layout`]; drawing
 //! only reads the app. Everything here works on a `TestBackend` as on a real terminal.
 
-use super::app::{App, Load};
+use super::app::{App, Load, View};
 use super::help::draw_help;
 use super::layers::{Drawing, Entry};
 use super::layout::{Sidebar, ViewLayout};
@@ -237,8 +237,13 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, side: &Sidebar, theme: &Theme) {
             .title(Span::styled(" top-5 ", theme.title()));
         let inner = block.inner(area);
         f.render_widget(block, area);
+        // The class whose evidence map is on screen is marked.
+        let shown = (app.view() == View::Evidence)
+            .then(|| app.evidence().and_then(|e| e.evidence.class))
+            .flatten();
         for (k, s) in top5.iter().enumerate().take(inner.height as usize) {
-            let text = format!("{:>5.1}% {}", s.probability * 100.0, s.label);
+            let mark = if shown == Some(s.index) { '▸' } else { ' ' };
+            let text = format!("{:>5.1}%{mark}{}", s.probability * 100.0, s.label);
             let style = if k == 0 { theme.accent() } else { Style::new() };
             f.buffer_mut().set_stringn(
                 inner.x,
