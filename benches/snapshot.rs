@@ -28,6 +28,7 @@ fn options() -> SnapshotOptions {
         print: false,
         filters: false,
         cam: None,
+        montage: None,
     }
 }
 

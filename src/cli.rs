@@ -203,6 +203,10 @@ pub struct SnapshotArgs {
     /// (a first layer's as RGB tiles, deeper ones averaged over their inputs, 1×1 as a matrix).
     #[arg(long)]
     pub filters: bool,
+    /// Also write montage_<layer>_c<CHANNEL>.png into --out: that channel of each layer on every
+    /// image, side by side on one scale (two or more images, or a folder).
+    #[arg(long, value_name = "CHANNEL")]
+    pub montage: Option<usize>,
     /// Also write cam_<class>.png and cam_<class>_overlay.png (and cam_<class>.npy with --npy):
     /// where the class came from. --cam alone explains the top class; --cam=282 or
     /// --cam="tiger cat" another.

@@ -29,7 +29,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("featscope: error: {}", featscope::text::error_line(&e));
             // A --layer that matches nothing is a usage error.
-            if e.downcast_ref::<NoMatch>().is_some() {
+            if e.downcast_ref::<NoMatch>().is_some()
+                || e.downcast_ref::<snapshot::UsageError>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -116,6 +118,7 @@ fn batch(args: SnapshotArgs) -> snapshot::Batch {
             print: args.print,
             filters: args.filters,
             cam: args.evidence_request(),
+            montage: args.montage,
         },
         run: args.run.config(),
         model: args.model,

@@ -30,6 +30,75 @@ pub struct SnapshotOptions {
     pub filters: bool,
     /// A class evidence map to make for each image.
     pub cam: Option<crate::explain::run::EvidenceRequest>,
+    /// `--montage C`: channel C of each layer on every image, one PNG per layer.
+    pub montage: Option<usize>,
+}
+
+/// Arguments that cannot work together, found once the images are known (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Channel C of one layer on each image, gathered while the images run.
+#[derive(Default)]
+struct Montage {
+    /// Per layer (tensor): (image label, values, height, width).
+    tiles: std::collections::BTreeMap<usize, (String, Vec<(String, Vec<f32>, usize, usize)>)>,
+}
+
+impl Montage {
+    fn add(&mut self, label: &str, acts: &Activations, only: Option<&[String]>, channel: usize) {
+        for layer in &acts.layers {
+            if only.is_some_and(|names| !names.contains(&layer.tensor)) {
+                continue;
+            }
+            let Some(fm) = layer.feature_maps() else {
+                continue;
+            };
+            if channel >= fm.channels {
+                continue;
+            }
+            let entry = self
+                .tiles
+                .entry(layer.index)
+                .or_insert_with(|| (layer.name.to_string(), Vec::new()));
+            entry.1.push((
+                label.to_string(),
+                fm.channel(channel).to_vec(),
+                fm.height,
+                fm.width,
+            ));
+        }
+    }
+
+    /// Writes `montage_<layer>_c<channel>.png` for each layer into `out`; returns the files.
+    fn write(&self, out: &Path, channel: usize, opts: &SnapshotOptions) -> Result<Vec<PathBuf>> {
+        let names: Vec<&str> = self.tiles.values().map(|(n, _)| n.as_str()).collect();
+        let stems = unique_stems(names);
+        let mut written = Vec::new();
+        for ((_, (_, tiles)), stem) in self.tiles.iter().zip(stems) {
+            let all: Vec<f32> = tiles.iter().flat_map(|t| t.1.iter().copied()).collect();
+            let range = render::min_max(&all);
+            let (h, w) = tiles
+                .iter()
+                .fold((1, 1), |(h, w), t| (h.max(t.2), w.max(t.3)));
+            let scale = opts.scale.unwrap_or_else(|| render::auto_scale(h, w, 64));
+            let drawn: Vec<render::MontageTile<'_>> = tiles
+                .iter()
+                .map(|(label, values, height, width)| render::MontageTile {
+                    label,
+                    values,
+                    height: *height,
+                    width: *width,
+                })
+                .collect();
+            let img = render::render_montage(&drawn, range, opts.colormap, scale);
+            let path = out.join(format!("montage_{stem}_c{channel}.png"));
+            write_atomic(&path, &encode_indexed_png(&img)?)?;
+            written.push(path);
+        }
+        Ok(written)
+    }
 }
 
 /// Why a `--layer` pattern matched nothing, with the closest names.
@@ -551,6 +620,13 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
     let model = Model::open(&batch.model)?;
     let only = select_layers(&model, &batch.layers)?;
     let images = expand_images(&batch.images);
+    if batch.options.montage.is_some() && images.len() < 2 {
+        return Err(UsageError(
+            "--montage shows one channel across images: give two or more images, or a folder"
+                .into(),
+        )
+        .into());
+    }
     check_output_dir(&batch.out)?;
     let mut request = batch.options.cam.clone();
     if let Some(r) = request.as_mut() {
@@ -595,6 +671,7 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
     }
     let opts = &batch.options;
     let several = images.len() > 1;
+    let mut montage = opts.montage.map(|_| Montage::default());
     let dirs: Vec<PathBuf> = if several {
         let stems: Vec<String> = images
             .iter()
@@ -651,7 +728,7 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
                     }
                     _ => None,
                 };
-                write_snapshot_with(
+                let written = write_snapshot_with(
                     &acts,
                     &analyzer.model,
                     image,
@@ -659,7 +736,15 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
                     dir,
                     opts,
                     evidence.as_ref(),
-                )
+                )?;
+                if let (Some(m), Some(c)) = (montage.as_mut(), opts.montage) {
+                    let label = dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    m.add(&label, &acts, only.as_deref(), c);
+                }
+                Ok(written)
             });
         match result {
             Ok(written) => {
@@ -689,6 +774,16 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
+    }
+    if let (Some(m), Some(c)) = (&montage, opts.montage) {
+        if m.tiles.is_empty() && failed < images.len() {
+            eprintln!("featscope: error: no selected layer has a channel {c}; no montage written");
+            failed = failed.max(1);
+        }
+        for path in m.write(&batch.out, c, opts)? {
+            files += 1;
+            println!("{}", sanitize(&path.display().to_string()));
+        }
     }
     if several {
         eprintln!(

@@ -631,3 +631,103 @@ fn filters_draw_first_layer_kernels_in_colour_and_deeper_ones_averaged() {
         );
     }
 }
+
+#[test]
+fn montage_puts_one_channel_of_every_image_on_one_scale() {
+    let out = tempfile::tempdir().unwrap();
+    let model = model("efficientnet_lite0.onnx");
+    let (cat, cup) = (
+        models_dir().join("chelsea.png"),
+        models_dir().join("coffee.png"),
+    );
+    let r = featscope(&[
+        "snapshot",
+        s(&model),
+        s(&cat),
+        s(&cup),
+        "--layer",
+        "0",
+        "--montage",
+        "5",
+        "--npy",
+        "--backend",
+        "tract",
+        "--out",
+        s(out.path()),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(stdout.contains("montage_conv_stem_Conv_c5.png"), "{stdout}");
+    let img = image::open(out.path().join("montage_conv_stem_Conv_c5.png"))
+        .unwrap()
+        .to_rgb8();
+    // Two 112×112 tiles side by side (scale 1), 2 px apart, each under a 10 px label row.
+    assert_eq!((img.width(), img.height()), (226, 122));
+    // One scale for both: the largest value of either image is the colormap's top colour
+    // there, and only there is it reached in the other tile if it holds the same value.
+    let channel = |dir: &str| {
+        let (shape, values) = read_npy(&out.path().join(dir).join("conv_stem_Conv.npy"));
+        let plane = shape[1] * shape[2];
+        values[5 * plane..6 * plane].to_vec()
+    };
+    let (a, b) = (channel("chelsea"), channel("coffee"));
+    let top = featscope::render::Colormap::Viridis.lut()[featscope::render::colormap::LEVELS - 1];
+    let argmax = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .max_by(|x, y| x.1.total_cmp(y.1))
+            .map(|(i, m)| (i, *m))
+            .unwrap()
+    };
+    let ((ia, ma), (ib, mb)) = (argmax(&a), argmax(&b));
+    let (tile_x, i) = if ma >= mb { (0, ia) } else { (114, ib) };
+    let px = img
+        .get_pixel(tile_x + (i % 112) as u32, 10 + (i / 112) as u32)
+        .0;
+    assert_eq!(px, top, "the overall maximum is drawn in the top colour");
+    let (other_x, other_max_at) = if ma >= mb { (114, ib) } else { (0, ia) };
+    if (ma - mb).abs() > 1e-3 * ma.abs().max(mb.abs()) {
+        let px = img
+            .get_pixel(
+                other_x + (other_max_at % 112) as u32,
+                10 + (other_max_at / 112) as u32,
+            )
+            .0;
+        assert_ne!(
+            px, top,
+            "the other image's own maximum is below the shared top"
+        );
+    }
+
+    let one = featscope(&[
+        "snapshot",
+        s(&model),
+        s(&cat),
+        "--montage",
+        "5",
+        "--out",
+        s(out.path()),
+    ]);
+    assert_eq!(one.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&one.stderr);
+    assert!(
+        err.contains("two or more images") && err.lines().count() == 1,
+        "{err}"
+    );
+    let none = featscope(&[
+        "snapshot",
+        s(&model),
+        s(&cat),
+        s(&cup),
+        "--layer",
+        "0",
+        "--montage",
+        "999",
+        "--backend",
+        "tract",
+        "--out",
+        s(out.path()),
+    ]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no selected layer has a channel 999"));
+}

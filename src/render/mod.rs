@@ -430,3 +430,47 @@ pub fn channels_by_mean(stats: &LayerStats) -> Vec<usize> {
     });
     order
 }
+
+/// One image's map in a montage, with the label drawn above it.
+pub struct MontageTile<'a> {
+    pub label: &'a str,
+    pub values: &'a [f32],
+    pub height: usize,
+    pub width: usize,
+}
+
+/// The same channel on several images: one tile each, in the recipe's rows and columns, all on
+/// one value range so that brighter means stronger across images. Tiles of different sizes
+/// (a model that takes any size) sit top-left in cells of the largest.
+pub fn render_montage(
+    tiles: &[MontageTile<'_>],
+    range: (f32, f32),
+    colormap: Colormap,
+    scale: u32,
+) -> IndexedImage {
+    let (rows, cols) = grid_shape(tiles.len());
+    let s = scale.max(1) as usize;
+    let cell_w = tiles.iter().map(|t| t.width * s).max().unwrap_or(1);
+    let cell_h = tiles.iter().map(|t| t.height * s).max().unwrap_or(1);
+    let gap = 2;
+    let label_h = text::HEIGHT + 2;
+    let width = cols * cell_w + cols.saturating_sub(1) * gap;
+    let height = rows * (cell_h + label_h) + rows.saturating_sub(1) * gap;
+    let mut img = IndexedImage::filled(width.max(1), height.max(1), BACKGROUND_INDEX, colormap);
+    for (i, t) in tiles.iter().enumerate() {
+        let x0 = (i % cols) * (cell_w + gap);
+        let y0 = (i / cols) * (cell_h + label_h + gap);
+        text::draw(&mut img, x0, y0 + 1, cell_w, t.label);
+        paint(
+            &mut img,
+            x0,
+            y0 + label_h,
+            t.values,
+            t.height,
+            t.width,
+            range,
+            s,
+        );
+    }
+    img
+}

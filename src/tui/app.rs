@@ -1083,6 +1083,7 @@ impl App {
                 print: false,
                 filters: false,
                 cam: None,
+                montage: None,
             },
         })))
     }
