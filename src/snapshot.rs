@@ -39,11 +39,14 @@ pub struct SnapshotOptions {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// One image's channel in a montage: its label, values, height and width.
+type MontageEntry = (String, Vec<f32>, usize, usize);
+
 /// Channel C of one layer on each image, gathered while the images run.
 #[derive(Default)]
 struct Montage {
-    /// Per layer (tensor): (image label, values, height, width).
-    tiles: std::collections::BTreeMap<usize, (String, Vec<(String, Vec<f32>, usize, usize)>)>,
+    /// Per layer position: the layer's name and one entry per image.
+    tiles: std::collections::BTreeMap<usize, (String, Vec<MontageEntry>)>,
 }
 
 impl Montage {
