@@ -116,6 +116,8 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Compare two runs layer by layer: one model on two images, or two models on one image.
     Compare(CompareArgs),
+    /// What excites each channel across a folder of images: top images, means, dead channels.
+    Scan(ScanArgs),
     /// List the layers a model exposes: name, op, shape, kind.
     Layers(LayersArgs),
     /// Say which engine would run, where ONNX Runtime is, and what the terminal supports.
@@ -238,6 +240,72 @@ impl SnapshotArgs {
                 layer: self.cam_layer.clone(),
                 max_channels: self.max_channels,
             })
+    }
+}
+
+/// `featscope scan MODEL DATA_DIR` or `featscope scan merge SHARD_DIR...`.
+#[derive(Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Writes DIR/scan.json (per layer and channel: mean, max, the fraction of images \
+where it is dead, the top images by maximum and by mean with where it peaked), DIR/scan.log \
+(times, host) and, for layers given with --layer, DIR/montages/<layer>/c<channel>.png."
+)]
+pub struct ScanArgs {
+    #[command(subcommand)]
+    pub command: Option<ScanCommand>,
+    /// ONNX model.
+    #[arg(required = true)]
+    pub model: Option<PathBuf>,
+    /// Folder of images (sub-folders too).
+    #[arg(required = true)]
+    pub data: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long, short = 'o', default_value = "scan")]
+    pub out: PathBuf,
+    /// Layers to scan: exact name, tensor name, glob or index; repeatable [default: every feature
+    /// map]. Montages are drawn for these.
+    #[arg(long = "layer", short = 'l', value_name = "PATTERN")]
+    pub layers: Vec<String>,
+    /// Images decoded ahead and reduced per step; a checkpoint is written after each.
+    #[arg(long, default_value_t = 32, value_parser = parse_channel_cap)]
+    pub batch: usize,
+    /// Images kept per channel (by maximum, and by mean).
+    #[arg(long, default_value_t = 9, value_parser = parse_channel_cap)]
+    pub top: usize,
+    /// Scan only the i-th of n interleaved parts of the sorted file list (1-based), e.g. 3/8.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+    /// Continue an interrupted scan into the same --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Exit 1 when any image was skipped (by default only when none could be scanned).
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScanCommand {
+    /// Fold shard results into one, identical to a single scan.
+    Merge {
+        /// Shard output folders (each with its scan.json).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long, short = 'o', default_value = "scan")]
+        out: PathBuf,
+    },
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let parsed = s
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n >= 1 && (1..=n).contains(&i) => Ok((i, n)),
+        _ => Err("expected I/N with 1 ≤ I ≤ N, e.g. 3/8".into()),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod preprocess;
 pub mod record;
 pub mod render;
+pub mod scan;
 pub mod snapshot;
 pub mod term;
 pub mod text;

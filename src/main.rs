@@ -62,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.threshold,
             ),
         },
+        Some(Command::Scan(args)) => scan(args),
         Some(Command::Layers(args)) => {
             let run = args.run.config();
             featscope::record::print_layers(&args.model, args.image.as_deref(), args.json, &run)?;
@@ -126,4 +127,41 @@ fn batch(args: SnapshotArgs) -> snapshot::Batch {
         layers: args.layers,
         out: args.out,
     }
+}
+
+fn scan(args: featscope::cli::ScanArgs) -> anyhow::Result<ExitCode> {
+    use featscope::cli::ScanCommand;
+    use featscope::scan;
+    if let Some(ScanCommand::Merge { dirs, out }) = &args.command {
+        let path = scan::merge(dirs, out)?;
+        println!("{}", featscope::text::sanitize(&path.display().to_string()));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(model), Some(data)) = (args.model.clone(), args.data.clone()) else {
+        anyhow::bail!("scan needs a model and a folder of images");
+    };
+    let job = scan::ScanJob {
+        model,
+        data,
+        out: args.out.clone(),
+        layers: args.layers.clone(),
+        batch: args.batch,
+        top: args.top,
+        shard: args.shard,
+        resume: args.resume,
+        strict: args.strict,
+        run: args.run.config(),
+    };
+    let outcome = scan::run(&job)?;
+    println!(
+        "{}",
+        featscope::text::sanitize(&outcome.result_path.display().to_string())
+    );
+    Ok(
+        if outcome.scanned == 0 || (job.strict && outcome.skipped > 0) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

@@ -13,9 +13,9 @@ use ratatui::Frame;
 pub fn help_sections() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
     let order = [
         vec![Context::Browse],
+        vec![Context::Global, Context::Always],
         vec![Context::Zoom],
         vec![Context::Compare],
-        vec![Context::Global, Context::Always],
         vec![Context::Filter],
         vec![Context::Help],
     ];
@@ -58,7 +58,8 @@ fn help_lines(
     lines
 }
 
-/// The two halves of the help: browsing, zoom and compare; the rest and the mouse.
+/// The two halves of the help: browsing and the keys that work anywhere (what a narrow screen
+/// shows first); zoom, compare, the filter line, the help itself and the mouse.
 fn columns(theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let sections = help_sections();
     let key_w = sections
@@ -74,7 +75,7 @@ fn columns(theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
             .map(|(k, h)| (k.to_string(), *h))
             .collect::<Vec<_>>(),
     );
-    let (first, rest) = sections.split_at(3);
+    let (first, rest) = sections.split_at(2);
     let mut right = rest.to_vec();
     right.push(mouse);
     (

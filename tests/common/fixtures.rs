@@ -117,3 +117,33 @@ pub fn large() -> Activations {
         top5: None,
     }
 }
+
+/// A folder of `count` distinct photos made from the bundled ones (chelsea, coffee): crops at
+/// shifting places and sizes, every other one mirrored, saved as PNG in sub-folders of 100.
+/// The same folder for the same count, byte for byte.
+pub fn image_folder(dir: &std::path::Path, count: usize) {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let sources: Vec<image::RgbImage> = ["chelsea.png", "coffee.png"]
+        .iter()
+        .map(|f| {
+            image::open(models.join(f))
+                .expect("bundled photo")
+                .to_rgb8()
+        })
+        .collect();
+    for i in 0..count {
+        let src = &sources[i % sources.len()];
+        let (w, h) = src.dimensions();
+        let side = (h.min(w) * (60 + (i * 7 % 40) as u32) / 100).max(16);
+        let x = ((i * 37) as u32 * 13) % (w - side + 1);
+        let y = ((i * 53) as u32 * 7) % (h - side + 1);
+        let mut crop = image::imageops::crop_imm(src, x, y, side, side).to_image();
+        if i % 2 == 1 {
+            crop = image::imageops::flip_horizontal(&crop);
+        }
+        let sub = dir.join(format!("part{:02}", i / 100));
+        std::fs::create_dir_all(&sub).expect("folder");
+        crop.save(sub.join(format!("img{i:04}.png")))
+            .expect("write image");
+    }
+}

@@ -1,0 +1,548 @@
+//! `featscope scan`: what excites each channel across a folder of images. Images are decoded in
+//! parallel on their own thread while the model runs, reduced on the fly (per-channel running
+//! figures and bounded top-k lists, see [`stats`]), checkpointed after every batch so a killed
+//! scan resumes, and split into shards that merge exactly.
+
+pub mod montage;
+pub mod stats;
+
+use crate::model::Model;
+use crate::outdir::write_atomic;
+use crate::pipeline::{Analyzer, RunConfig, Selection};
+use crate::text::sanitize;
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use stats::LayerStats;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What `featscope scan` was asked.
+#[derive(Clone, Debug)]
+pub struct ScanJob {
+    pub model: PathBuf,
+    pub data: PathBuf,
+    pub out: PathBuf,
+    /// `--layer` patterns; none means every feature map.
+    pub layers: Vec<String>,
+    /// Images decoded and run per step (and per checkpoint).
+    pub batch: usize,
+    pub top: usize,
+    /// `--shard i/n`: the i-th (1-based) of n interleaved parts of the sorted file list.
+    pub shard: Option<(usize, usize)>,
+    pub resume: bool,
+    pub strict: bool,
+    pub run: RunConfig,
+}
+
+/// `scan.json`: everything that depends only on the model and the data, nothing about the
+/// machine or the time (those go to `scan.log`), so equal inputs give equal bytes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanResult {
+    pub format: String,
+    /// The model's file name.
+    pub model: String,
+    /// Every image of the folder, relative to it, sorted; hits name images by position here.
+    pub files: Vec<String>,
+    pub top: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    pub scanned: u64,
+    pub skipped: Vec<Skipped>,
+    pub layers: Vec<ScanLayer>,
+}
+
+pub const FORMAT: &str = "featscope-scan/1";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub image: u32,
+    pub reason: String,
+}
+
+/// One layer over the data set. `mean`, `max` and `dead_fraction` are per channel, for
+/// loading straight into pandas or numpy; `stats` holds what merging needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanLayer {
+    pub name: String,
+    pub tensor: String,
+    /// The map's size as the model declares it (none where it follows the image's size).
+    pub height: Option<usize>,
+    pub width: Option<usize>,
+    pub dead_channels: usize,
+    pub mean: Vec<f64>,
+    #[serde(with = "finite")]
+    pub max: Vec<f32>,
+    pub dead_fraction: Vec<f64>,
+    pub stats: LayerStats,
+}
+
+/// Non-finite numbers (a channel never seen) as JSON null.
+mod finite {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| x.is_finite().then_some(*x)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        Ok(Vec::<Option<f32>>::deserialize(d)?
+            .into_iter()
+            .map(|x| x.unwrap_or(f32::NEG_INFINITY))
+            .collect())
+    }
+}
+
+impl ScanLayer {
+    fn refresh(&mut self) {
+        let s = &self.stats;
+        self.dead_channels = s.dead_channels();
+        self.mean = (0..s.channels).map(|c| s.mean(c)).collect();
+        self.max = s.max.clone();
+        self.dead_fraction = (0..s.channels).map(|c| s.dead_fraction(c)).collect();
+    }
+}
+
+impl ScanResult {
+    /// Reads a finished scan's `scan.json` (a partial one is never taken for it).
+    pub fn read(dir: &Path) -> Result<ScanResult> {
+        let path = dir.join("scan.json");
+        let bytes = crate::files::read_limited(&path, 4 << 30, "a scan result")?;
+        let result: ScanResult = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: not a featscope scan result", path.display()))?;
+        if result.format != FORMAT {
+            bail!(
+                "{}: format '{}', expected '{FORMAT}'",
+                path.display(),
+                sanitize(&result.format)
+            );
+        }
+        Ok(result)
+    }
+
+    pub fn layer(&self, tensor: &str) -> Option<&ScanLayer> {
+        self.layers.iter().find(|l| l.tensor == tensor)
+    }
+
+    fn write(&self, dir: &Path) -> Result<PathBuf> {
+        let path = dir.join("scan.json");
+        let json = serde_json::to_vec(self).context("scan.json")?;
+        write_atomic(&path, &json)?;
+        Ok(path)
+    }
+}
+
+/// The scan so far, written after every batch: a killed scan starts again from `next`.
+#[derive(Serialize, Deserialize)]
+struct Checkpoint {
+    /// Says which model, files, layers and settings the figures belong to.
+    fingerprint: String,
+    /// How many of this shard's images are done.
+    next: usize,
+    result: ScanResult,
+}
+
+const CHECKPOINT: &str = "scan.partial.json";
+
+const IMAGE_EXTENSIONS: [&str; 10] = [
+    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "pnm", "ppm",
+];
+
+/// Every image file under `dir` (sub-folders too), relative, sorted: the same list on every
+/// machine, so shards split it alike.
+pub fn list_images(dir: &Path) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        let entries = std::fs::read_dir(dir.join(&rel))
+            .with_context(|| format!("{}: cannot list the folder", dir.join(&rel).display()))?;
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = rel.join(entry.file_name());
+            if kind.is_dir() {
+                pending.push(name);
+            } else if kind.is_file()
+                && name
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+            {
+                if let Some(text) = name.to_str() {
+                    found.push(text.to_string());
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// How a scan went: exit 1 when nothing was scanned, or with `--strict` when anything was skipped.
+#[derive(Clone, Debug)]
+pub struct ScanOutcome {
+    pub scanned: u64,
+    pub skipped: usize,
+    pub result_path: PathBuf,
+}
+
+/// One decoded image, or why it could not be read.
+type Decoded = (usize, Result<image::DynamicImage, String>);
+
+pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
+    crate::outdir::clean_up_on_signals()?;
+    let started = Instant::now();
+    let model = Model::open(&job.model)?;
+    let only = crate::snapshot::select_layers(&model, &job.layers)?;
+    let files = list_images(&job.data)?;
+    if files.is_empty() {
+        bail!("{}: the folder holds no images", job.data.display());
+    }
+    let mine: Vec<usize> = match job.shard {
+        Some((i, n)) => (0..files.len()).filter(|k| k % n == i - 1).collect(),
+        None => (0..files.len()).collect(),
+    };
+    std::fs::create_dir_all(&job.out)
+        .with_context(|| format!("{}: cannot create the folder", job.out.display()))?;
+    crate::snapshot::check_output_dir(&job.out)?;
+    let _lock = crate::outdir::lock_folder(&job.out)?;
+    crate::outdir::remove_stale_temp_files(&job.out);
+
+    let selection = match &only {
+        Some(t) => Selection::Tensors(t.clone()),
+        None => Selection::All,
+    };
+    let mut analyzer = Analyzer::open(model, &job.run, &selection)?;
+    if let Some(note) = &analyzer.engine_note {
+        eprintln!("featscope: {}", sanitize(note));
+    }
+    let model_name = job
+        .model
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let wanted: Vec<String> = match &only {
+        Some(t) => t.clone(),
+        None => analyzer
+            .model
+            .sites
+            .iter()
+            .filter(|s| s.declared.dims.as_ref().is_none_or(|d| d.len() == 4))
+            .map(|s| s.tensor.clone())
+            .collect(),
+    };
+    let fingerprint = format!(
+        "{model_name}:{}:{}:{}:{}:{:?}",
+        analyzer.model.bytes.len(),
+        files.len(),
+        wanted.join("|"),
+        job.top,
+        job.shard
+    );
+    let checkpoint_path = job.out.join(CHECKPOINT);
+    let (mut result, mut next) = match job.resume.then(|| read_checkpoint(&checkpoint_path)) {
+        Some(Some(c)) if c.fingerprint == fingerprint => {
+            eprintln!(
+                "featscope: resuming at image {} of {}",
+                c.next,
+                mine.len()
+            );
+            (c.result, c.next)
+        }
+        Some(Some(_)) => bail!(
+            "{}: the checkpoint is for another model, folder or settings; remove it or drop --resume",
+            checkpoint_path.display()
+        ),
+        _ => (
+            ScanResult {
+                format: FORMAT.into(),
+                model: model_name.clone(),
+                files: files.clone(),
+                top: job.top,
+                shard: job.shard.map(|(i, n)| format!("{i}/{n}")),
+                scanned: 0,
+                skipped: Vec::new(),
+                layers: Vec::new(),
+            },
+            0,
+        ),
+    };
+
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(mine.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} images · {per_sec} · ETA {eta} {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_position(next as u64);
+        bar
+    });
+    let batch = job.batch.max(1);
+    let (mut decode_time, mut run_time, mut reduce_time) = (0f64, 0f64, 0f64);
+    // Decoding runs a batch ahead of the model, on its own thread (and in parallel within it).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Decoded>, f64)>(1);
+    let to_decode: Vec<(usize, PathBuf)> = mine[next.min(mine.len())..]
+        .iter()
+        .map(|&k| (k, job.data.join(&files[k])))
+        .collect();
+    let decoder = std::thread::Builder::new()
+        .name("featscope-decode".into())
+        .spawn(move || {
+            for group in to_decode.chunks(batch) {
+                let t = Instant::now();
+                let decoded: Vec<Decoded> = group
+                    .par_iter()
+                    .map(|(k, path)| {
+                        let img = crate::preprocess::load_image(path)
+                            .map_err(|e| crate::text::one_line(&e.to_string()));
+                        (*k, img)
+                    })
+                    .collect();
+                if tx.send((decoded, t.elapsed().as_secs_f64())).is_err() {
+                    return;
+                }
+            }
+        })
+        .context("cannot start the decoding thread")?;
+
+    for (decoded, decode_secs) in rx {
+        decode_time += decode_secs;
+        for (k, img) in decoded {
+            let path = job.data.join(&files[k]);
+            let t = Instant::now();
+            let acts = img
+                .map_err(anyhow::Error::msg)
+                .and_then(|img| analyzer.compute_image(&img, &path));
+            run_time += t.elapsed().as_secs_f64();
+            let acts = match acts {
+                Ok(a) => a,
+                Err(e) => {
+                    let reason = crate::text::error_line(&e);
+                    let line = format!("featscope: skipped {reason}");
+                    match &progress {
+                        Some(bar) => bar.println(line),
+                        None => eprintln!("{line}"),
+                    }
+                    result.skipped.push(Skipped {
+                        image: k as u32,
+                        reason,
+                    });
+                    next += 1;
+                    continue;
+                }
+            };
+            let t = Instant::now();
+            if result.layers.is_empty() {
+                result.layers = acts
+                    .layers
+                    .iter()
+                    .filter(|l| wanted.contains(&l.tensor))
+                    .filter_map(|l| {
+                        let fm = l.feature_maps()?;
+                        let (height, width) = declared_size(&analyzer.model, &l.tensor);
+                        Some(ScanLayer {
+                            name: l.name.to_string(),
+                            tensor: sanitize(&l.tensor),
+                            height,
+                            width,
+                            dead_channels: 0,
+                            mean: Vec::new(),
+                            max: Vec::new(),
+                            dead_fraction: Vec::new(),
+                            stats: LayerStats::new(fm.channels),
+                        })
+                    })
+                    .collect();
+            }
+            let top = job.top;
+            result.layers.par_iter_mut().for_each(|layer| {
+                if let Some(fm) = acts
+                    .layers
+                    .iter()
+                    .find(|l| sanitize(&l.tensor) == layer.tensor)
+                    .and_then(|l| l.feature_maps())
+                {
+                    layer.stats.add(fm, k as u32, top);
+                }
+            });
+            result.scanned += 1;
+            next += 1;
+            reduce_time += t.elapsed().as_secs_f64();
+            if let Some(bar) = &progress {
+                bar.set_position(next as u64);
+            }
+        }
+        save_checkpoint(&checkpoint_path, &fingerprint, next, &mut result)?;
+    }
+    let _ = decoder.join();
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    result.skipped.sort_by_key(|s| s.image);
+    for layer in &mut result.layers {
+        layer.refresh();
+    }
+    let result_path = result.write(&job.out)?;
+    let _ = std::fs::remove_file(&checkpoint_path);
+    let total = started.elapsed().as_secs_f64();
+    let log = format!(
+        "featscope {} scan\nhost: {}\nengine: {}\nimages: {} scanned, {} skipped\n\
+         seconds: total {total:.3}, decoding {decode_time:.3} (on its own thread), \
+         inference {run_time:.3}, reduction {reduce_time:.3}\nimages/s: {:.2}\n",
+        env!("CARGO_PKG_VERSION"),
+        host_name(),
+        analyzer.engine_label(),
+        result.scanned,
+        result.skipped.len(),
+        result.scanned as f64 / total.max(1e-9),
+    );
+    write_atomic(&job.out.join("scan.log"), log.as_bytes())?;
+    if only.is_some() && result.scanned > 0 {
+        montage::write_all(&mut analyzer, &job.data, &result, &job.out)?;
+    }
+    eprintln!(
+        "featscope: {} images scanned, {} skipped, {} layers, in {total:.1} s ({:.1} images/s); {}",
+        result.scanned,
+        result.skipped.len(),
+        result.layers.len(),
+        result.scanned as f64 / total.max(1e-9),
+        sanitize(&result_path.display().to_string())
+    );
+    Ok(ScanOutcome {
+        scanned: result.scanned,
+        skipped: result.skipped.len(),
+        result_path,
+    })
+}
+
+/// A feature map's declared height and width, where fixed.
+fn declared_size(model: &Model, tensor: &str) -> (Option<usize>, Option<usize>) {
+    let Some(site) = model.site(tensor) else {
+        return (None, None);
+    };
+    let Some(dims) = site.declared.dims.as_ref().filter(|d| d.len() == 4) else {
+        return (None, None);
+    };
+    let (h, w) = match site.layout {
+        crate::model::Layout::Nchw => (&dims[2], &dims[3]),
+        crate::model::Layout::Nhwc => (&dims[1], &dims[2]),
+    };
+    let fixed = |d: &crate::model::Dim| d.fixed().map(|v| v as usize);
+    (fixed(h), fixed(w))
+}
+
+fn read_checkpoint(path: &Path) -> Option<Checkpoint> {
+    let bytes = crate::files::read_limited(path, 4 << 30, "a scan checkpoint").ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn save_checkpoint(
+    path: &Path,
+    fingerprint: &str,
+    next: usize,
+    result: &mut ScanResult,
+) -> Result<()> {
+    let checkpoint = Checkpoint {
+        fingerprint: fingerprint.to_string(),
+        next,
+        result: std::mem::replace(
+            result,
+            ScanResult {
+                format: String::new(),
+                model: String::new(),
+                files: Vec::new(),
+                top: 0,
+                shard: None,
+                scanned: 0,
+                skipped: Vec::new(),
+                layers: Vec::new(),
+            },
+        ),
+    };
+    let json = serde_json::to_vec(&checkpoint);
+    *result = checkpoint.result;
+    write_atomic(path, &json.context("scan checkpoint")?)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `featscope scan merge`: shard results folded into one, identical to a single scan.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
+    let mut merged: Option<ScanResult> = None;
+    let mut shards_seen = Vec::new();
+    for dir in dirs {
+        let part = ScanResult::read(dir)?;
+        shards_seen.push(part.shard.clone().unwrap_or_else(|| "whole".into()));
+        match &mut merged {
+            None => merged = Some(part),
+            Some(m) => {
+                if m.files != part.files || m.model != part.model || m.top != part.top {
+                    bail!(
+                        "{}: scanned another model, folder or --top than {}",
+                        dir.display(),
+                        dirs[0].display()
+                    );
+                }
+                if m.layers.len() != part.layers.len()
+                    && !m.layers.is_empty()
+                    && !part.layers.is_empty()
+                {
+                    bail!(
+                        "{}: scanned other layers than {}",
+                        dir.display(),
+                        dirs[0].display()
+                    );
+                }
+                if m.layers.is_empty() {
+                    m.layers = part.layers.clone();
+                } else {
+                    let top = m.top;
+                    for (a, b) in m.layers.iter_mut().zip(&part.layers) {
+                        if a.tensor != b.tensor {
+                            bail!(
+                                "{}: layer '{}' where '{}' was expected",
+                                dir.display(),
+                                b.name,
+                                a.name
+                            );
+                        }
+                        if b.stats.images > 0 {
+                            a.stats.merge(&b.stats, top);
+                        }
+                    }
+                }
+                m.scanned += part.scanned;
+                m.skipped.extend(part.skipped);
+            }
+        }
+    }
+    let Some(mut merged) = merged else {
+        bail!("scan merge: no shard folders given");
+    };
+    // The same shard twice would count its images twice.
+    let mut unique = shards_seen.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != shards_seen.len() {
+        bail!(
+            "scan merge: a shard is given twice ({})",
+            shards_seen.join(", ")
+        );
+    }
+    merged.shard = None;
+    merged.skipped.sort_by_key(|s| s.image);
+    for layer in &mut merged.layers {
+        layer.refresh();
+    }
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("{}: cannot create the folder", out.display()))?;
+    merged.write(out)
+}

@@ -1,0 +1,165 @@
+//! A picture per channel for reports: its top images (by maximum), each cropped around the place
+//! where the channel peaked, with the channel's map blended over the crop.
+
+use super::ScanResult;
+use crate::outdir::write_atomic;
+use crate::pipeline::Analyzer;
+use crate::render::{self, Colormap};
+use anyhow::{Context, Result};
+use image::RgbImage;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Pixels a side of one crop in a montage.
+pub const TILE: u32 = 64;
+const GAP: u32 = 2;
+
+/// Where a montage lies in a scan folder: `montages/<layer>/c<channel>.png`.
+pub fn path(dir: &Path, layer_stem: &str, channel: usize) -> PathBuf {
+    dir.join("montages")
+        .join(layer_stem)
+        .join(format!("c{channel}.png"))
+}
+
+/// One montage tile: the crop of `base` (the image as fed) around the peak at (y, x) of the
+/// channel's `h × w` map — three map cells a side (at least 24 px), the whole picture at most —
+/// with the map (bilinear, scaled to its own range) blended over it.
+pub fn tile(
+    base: &RgbImage,
+    channel: &[f32],
+    (h, w): (usize, usize),
+    (y, x): (u32, u32),
+) -> RgbImage {
+    let (bw, bh) = base.dimensions();
+    let (h, w) = (h.max(1), w.max(1));
+    let cell = (bw as f64 / w as f64).max(bh as f64 / h as f64);
+    let small = bw.min(bh).max(1);
+    let side = ((3.0 * cell).round() as u32).clamp(24.min(small), small);
+    let cx = ((x as f64 + 0.5) * bw as f64 / w as f64) as i64;
+    let cy = ((y as f64 + 0.5) * bh as f64 / h as f64) as i64;
+    let half = side as i64 / 2;
+    let x0 = (cx - half).clamp(0, (bw - side) as i64) as f64;
+    let y0 = (cy - half).clamp(0, (bh - side) as i64) as f64;
+    let (lo, hi) = render::min_max(channel);
+    let inv = if hi > lo { 1.0 / (hi - lo) as f64 } else { 0.0 };
+    let lut = Colormap::Viridis.lut();
+    let step = side as f64 / TILE as f64;
+    let at = |yy: usize, xx: usize| channel[yy.min(h - 1) * w + xx.min(w - 1)] as f64;
+    let mut out = RgbImage::new(TILE, TILE);
+    for ty in 0..TILE {
+        let by = y0 + (ty as f64 + 0.5) * step;
+        let my = (by * h as f64 / bh as f64 - 0.5).max(0.0);
+        let (my0, fy) = (my.floor() as usize, my - my.floor());
+        for tx in 0..TILE {
+            let bx = x0 + (tx as f64 + 0.5) * step;
+            let mx = (bx * w as f64 / bw as f64 - 0.5).max(0.0);
+            let (mx0, fx) = (mx.floor() as usize, mx - mx.floor());
+            let v = (at(my0, mx0) * (1.0 - fx) + at(my0, mx0 + 1) * fx) * (1.0 - fy)
+                + (at(my0 + 1, mx0) * (1.0 - fx) + at(my0 + 1, mx0 + 1) * fx) * fy;
+            let level = render::colormap::level(((v - lo as f64) * inv) as f32);
+            let heat = lut[level];
+            let px = base
+                .get_pixel((bx as u32).min(bw - 1), (by as u32).min(bh - 1))
+                .0;
+            let blend = |k: usize| (px[k] as f64 * 0.55 + heat[k] as f64 * 0.45).round() as u8;
+            out.put_pixel(tx, ty, image::Rgb([blend(0), blend(1), blend(2)]));
+        }
+    }
+    out
+}
+
+/// Tiles in the recipe's rows and columns, on the grids' background.
+pub fn compose(tiles: &[RgbImage]) -> RgbImage {
+    let (rows, cols) = render::grid_shape(tiles.len().max(1));
+    let (rows, cols) = (rows as u32, cols as u32);
+    let mut out = RgbImage::from_pixel(
+        cols * TILE + (cols - 1) * GAP,
+        rows * TILE + (rows - 1) * GAP,
+        image::Rgb(render::BACKGROUND),
+    );
+    for (i, tile) in tiles.iter().enumerate() {
+        let (r, c) = (i as u32 / cols, i as u32 % cols);
+        image::imageops::replace(
+            &mut out,
+            tile,
+            (c * (TILE + GAP)) as i64,
+            (r * (TILE + GAP)) as i64,
+        );
+    }
+    out
+}
+
+/// Writes every layer's channel montages: the top images are run again (each once, whatever
+/// the number of channels they top) to draw their maps over the crops.
+pub fn write_all(
+    analyzer: &mut Analyzer,
+    data: &Path,
+    result: &ScanResult,
+    out: &Path,
+) -> Result<usize> {
+    let stems = crate::snapshot::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
+    // For each image: the (layer, channel, rank) tiles it fills.
+    let mut wanted: BTreeMap<u32, Vec<(usize, usize, usize)>> = BTreeMap::new();
+    for (li, layer) in result.layers.iter().enumerate() {
+        for (c, hits) in layer.stats.top_by_max.iter().enumerate() {
+            for (rank, hit) in hits.iter().enumerate() {
+                wanted.entry(hit.image).or_default().push((li, c, rank));
+            }
+        }
+    }
+    let mut tiles: BTreeMap<(usize, usize), Vec<Option<RgbImage>>> = BTreeMap::new();
+    let skipped: BTreeSet<u32> = result.skipped.iter().map(|s| s.image).collect();
+    for (image, uses) in wanted {
+        if skipped.contains(&image) {
+            continue;
+        }
+        let Some(rel) = result.files.get(image as usize) else {
+            continue;
+        };
+        let path = data.join(rel);
+        let acts = analyzer
+            .compute(&path)
+            .with_context(|| format!("montage: {}", path.display()))?;
+        for (li, c, rank) in uses {
+            let layer = &result.layers[li];
+            let Some(fm) = acts
+                .layers
+                .iter()
+                .find(|l| crate::text::sanitize(&l.tensor) == layer.tensor)
+                .and_then(|l| l.feature_maps())
+            else {
+                continue;
+            };
+            if c >= fm.channels {
+                continue;
+            }
+            let hit = layer.stats.top_by_max[c][rank];
+            let tile = tile(
+                &acts.input_image,
+                fm.channel(c),
+                (fm.height, fm.width),
+                (hit.y, hit.x),
+            );
+            let slots = tiles
+                .entry((li, c))
+                .or_insert_with(|| vec![None; layer.stats.top_by_max[c].len()]);
+            slots[rank] = Some(tile);
+        }
+    }
+    let mut written = 0;
+    for ((li, c), slots) in tiles {
+        let ready: Vec<RgbImage> = slots.into_iter().flatten().collect();
+        if ready.is_empty() {
+            continue;
+        }
+        let picture = compose(&ready);
+        let file = path(out, &stems[li], c);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
+        }
+        write_atomic(&file, &crate::snapshot::encode_png(&picture)?)?;
+        written += 1;
+    }
+    Ok(written)
+}

@@ -1,0 +1,328 @@
+//! `featscope scan` on a folder generated from the bundled photos: the figures against the
+//! activations computed one image at a time, shards merged byte for byte into the single scan,
+//! a killed scan resumed to the same bytes, bad images skipped, montages drawn.
+
+mod common;
+
+#[path = "common/fixtures.rs"]
+mod fixtures;
+
+use common::*;
+use featscope::engine::Backend;
+use featscope::model::Model;
+use featscope::pipeline::{Analyzer, Selection};
+use featscope::scan::ScanResult;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn featscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_featscope"))
+        .args(args)
+        .env_remove("ORT_DYLIB_PATH")
+        .output()
+        .expect("featscope runs")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn backends(test: &str) -> Vec<&'static str> {
+    let mut b = vec!["tract"];
+    if ort_available(test) {
+        b.push("ort");
+    }
+    b
+}
+
+#[test]
+fn scan_figures_are_the_per_image_activations_reduced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 6);
+    let model_path = model("efficientnet_lite0.onnx");
+    let out = dir.path().join("scan");
+    let layer = "/_blocks.0/_swish/Clip";
+    let r = featscope(&[
+        "scan",
+        s(&model_path),
+        s(&data),
+        "--layer",
+        layer,
+        "--top",
+        "3",
+        "--backend",
+        "tract",
+        "--out",
+        s(&out),
+    ]);
+    ok(&r);
+    let result = ScanResult::read(&out).unwrap();
+    assert_eq!((result.scanned, result.files.len()), (6, 6));
+    let scanned = &result.layers[0];
+    assert_eq!(scanned.name, layer);
+    assert_eq!((scanned.height, scanned.width), (Some(112), Some(112)));
+
+    // The same images, one at a time, in process.
+    let model = Model::open(&model_path).unwrap();
+    let tensor = model
+        .sites
+        .iter()
+        .find(|s| s.display.as_str() == layer)
+        .unwrap()
+        .tensor
+        .clone();
+    let mut analyzer = Analyzer::open(
+        model,
+        &config(Backend::Tract),
+        &Selection::Tensors(vec![tensor.clone()]),
+    )
+    .unwrap();
+    let channels = scanned.stats.channels;
+    let mut means = vec![0f64; channels];
+    let mut maxima = vec![f32::NEG_INFINITY; channels];
+    let mut best: Vec<Vec<(f32, u32)>> = vec![Vec::new(); channels];
+    for (i, rel) in result.files.iter().enumerate() {
+        let acts = analyzer.compute(&data.join(rel)).unwrap();
+        let fm = acts
+            .layers
+            .iter()
+            .find(|l| l.tensor == tensor)
+            .unwrap()
+            .feature_maps()
+            .unwrap()
+            .clone();
+        for c in 0..channels {
+            let v = fm.channel(c);
+            let m = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+            let top = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            means[c] += m / 6.0;
+            maxima[c] = maxima[c].max(top);
+            best[c].push((top, i as u32));
+        }
+    }
+    for c in 0..channels {
+        assert!(
+            (scanned.mean[c] - means[c]).abs() <= 1e-6 * (1.0 + means[c].abs()),
+            "mean {c}"
+        );
+        assert_eq!(scanned.max[c], maxima[c], "max {c}");
+        best[c].sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let hits: Vec<(f32, u32)> = scanned.stats.top_by_max[c]
+            .iter()
+            .map(|h| (h.score, h.image))
+            .collect();
+        assert_eq!(hits, best[c][..3].to_vec(), "top images of channel {c}");
+    }
+    // Montages: 3 crops of 64 px in the recipe's grid (2 × 2), one per channel.
+    let montage = out
+        .join("montages")
+        .join("blocks.0__swish_Clip")
+        .join("c0.png");
+    let img = image::open(&montage).expect("montage").to_rgb8();
+    assert_eq!(img.dimensions(), (130, 130));
+    assert_eq!(
+        std::fs::read_dir(montage.parent().unwrap())
+            .unwrap()
+            .count(),
+        channels
+    );
+    let log = std::fs::read_to_string(out.join("scan.log")).unwrap();
+    assert!(log.contains("images/s") && log.contains("host:"), "{log}");
+    let json = std::fs::read_to_string(out.join("scan.json")).unwrap();
+    assert!(
+        !json.contains("host") && !json.contains("seconds"),
+        "no machine or time in results"
+    );
+}
+
+#[test]
+fn shards_merge_into_the_bytes_of_a_single_scan_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 10);
+    let model_path = model("efficientnet_lite0.onnx");
+    for backend in backends("shards_merge_into_the_bytes_of_a_single_scan_on_both_engines") {
+        let root = dir.path().join(backend);
+        let whole = root.join("whole");
+        ok(&featscope(&[
+            "scan",
+            s(&model_path),
+            s(&data),
+            "--backend",
+            backend,
+            "--batch",
+            "4",
+            "--out",
+            s(&whole),
+        ]));
+        let mut shards = Vec::new();
+        for i in 1..=3 {
+            let shard = root.join(format!("shard-{i}"));
+            ok(&featscope(&[
+                "scan",
+                s(&model_path),
+                s(&data),
+                "--backend",
+                backend,
+                "--shard",
+                &format!("{i}/3"),
+                "--out",
+                s(&shard),
+            ]));
+            let part = ScanResult::read(&shard).unwrap();
+            assert_eq!(part.scanned, [4, 3, 3][i - 1]);
+            shards.push(shard);
+        }
+        let merged = root.join("merged");
+        let mut args = vec!["scan", "merge"];
+        args.extend(shards.iter().rev().map(|p| s(p)));
+        args.extend(["--out", s(&merged)]);
+        ok(&featscope(&args));
+        let a = std::fs::read(whole.join("scan.json")).unwrap();
+        let b = std::fs::read(merged.join("scan.json")).unwrap();
+        assert!(
+            a == b,
+            "{backend}: the merged shards differ from the single scan"
+        );
+        let result = ScanResult::read(&whole).unwrap();
+        assert_eq!(
+            result.layers.len(),
+            92,
+            "every feature map of EfficientNet-Lite0"
+        );
+
+        let twice = featscope(&[
+            "scan",
+            "merge",
+            s(&shards[0]),
+            s(&shards[0]),
+            "--out",
+            s(&merged),
+        ]);
+        assert_eq!(twice.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&twice.stderr).contains("given twice"));
+    }
+}
+
+#[test]
+fn a_killed_scan_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 40);
+    let model_path = model("efficientnet_lite0.onnx");
+    let straight = dir.path().join("straight");
+    let layer_args = ["--layer", "/_blocks.2/Add", "--layer", "/_swish_1/Clip"];
+    let mut args = vec![
+        "scan",
+        s(&model_path),
+        s(&data),
+        "--backend",
+        "tract",
+        "--batch",
+        "2",
+    ];
+    args.extend(layer_args);
+    let mut first = args.clone();
+    first.extend(["--out", s(&straight)]);
+    ok(&featscope(&first));
+
+    let killed = dir.path().join("killed");
+    let mut cmd = args.clone();
+    cmd.extend(["--out", s(&killed)]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_featscope"))
+        .args(&cmd)
+        .env_remove("ORT_DYLIB_PATH")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let checkpoint = killed.join("scan.partial.json");
+    while !checkpoint.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(checkpoint.exists(), "a checkpoint before the kill");
+    assert!(
+        !killed.join("scan.json").exists(),
+        "a killed scan leaves no result to be taken for whole"
+    );
+
+    let mut resume = cmd.clone();
+    resume.push("--resume");
+    let r = featscope(&resume);
+    ok(&r);
+    let said = String::from_utf8_lossy(&r.stderr);
+    assert!(said.contains("resuming at image"), "{said}");
+    assert!(!said.contains("resuming at image 0 "), "{said}");
+    assert_eq!(
+        std::fs::read(straight.join("scan.json")).unwrap(),
+        std::fs::read(killed.join("scan.json")).unwrap()
+    );
+    assert!(
+        !checkpoint.exists(),
+        "the checkpoint goes once the scan is whole"
+    );
+}
+
+#[test]
+fn bad_images_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 3);
+    std::fs::write(data.join("broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let model_path = model("efficientnet_lite0.onnx");
+    let out = dir.path().join("out");
+    let base = [
+        "scan",
+        s(&model_path),
+        s(&data),
+        "--layer",
+        "0",
+        "--backend",
+        "tract",
+        "--out",
+        s(&out),
+    ];
+    let r = featscope(&base);
+    ok(&r);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("skipped") && err.contains("broken.png"),
+        "{err}"
+    );
+    let result = ScanResult::read(&out).unwrap();
+    assert_eq!((result.scanned, result.skipped.len()), (3, 1));
+    assert_eq!(result.files[result.skipped[0].image as usize], "broken.png");
+    let mut strict = base.to_vec();
+    strict.push("--strict");
+    assert_eq!(featscope(&strict).status.code(), Some(1));
+
+    let only_bad = dir.path().join("bad");
+    std::fs::create_dir_all(&only_bad).unwrap();
+    std::fs::write(only_bad.join("x.jpg"), b"nope").unwrap();
+    let r = featscope(&[
+        "scan",
+        s(&model_path),
+        s(&only_bad),
+        "--backend",
+        "tract",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(r.status.code(), Some(1), "nothing scanned");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let r = featscope(&["scan", s(&model_path), s(&empty), "--out", s(&out)]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("holds no images"));
+    let r = featscope(&["scan", s(&model_path), s(&data), "--shard", "4/3"]);
+    assert_eq!(r.status.code(), Some(2));
+}
