@@ -104,7 +104,7 @@ impl Analyzer {
     }
 
     /// Whether the model's batch axis is free, so several inputs can run as one.
-    fn takes_batches(&self) -> bool {
+    pub fn takes_batches(&self) -> bool {
         self.model
             .inputs
             .first()
@@ -312,6 +312,17 @@ impl Analyzer {
         };
         let (prepared, raw, inference) = raw;
         self.last_input = Some(prepared.tensor);
+        self.activations(raw, prepared.shown, &prepared.description, inference)
+    }
+
+    /// Sorts one image's tensors into layers, with the top-5 when the model has labels.
+    fn activations(
+        &self,
+        raw: Vec<crate::engine::RawTensor>,
+        shown: image::RgbImage,
+        description: &str,
+        inference: std::time::Duration,
+    ) -> Result<Activations> {
         let mut layers = Vec::with_capacity(raw.len());
         for tensor in raw {
             let site = self
@@ -332,12 +343,95 @@ impl Analyzer {
         });
         Ok(Activations {
             layers,
-            input_image: prepared.shown,
-            input_description: Clean::new(&prepared.description),
+            input_image: shown,
+            input_description: Clean::new(description),
             engine: Clean::new(&self.engine_label),
             inference,
             top5,
         })
+    }
+
+    /// Runs several decoded images: as one batch when the model's batch axis is free and they
+    /// come out the same size, else one by one. One result per image, in order; one image's
+    /// failure is its own (a failed batch is run again image by image).
+    pub fn compute_batch(
+        &mut self,
+        images: &[(&image::DynamicImage, &Path)],
+    ) -> Vec<Result<Activations>> {
+        if images.len() < 2 || !self.takes_batches() {
+            return images
+                .iter()
+                .map(|(img, path)| self.compute_image(img, path))
+                .collect();
+        }
+        let prepared: Vec<_> = images
+            .iter()
+            .map(|(img, path)| preprocess::prepare(img, path, &self.geometry, &self.preprocess))
+            .collect();
+        let shapes: Vec<Option<&Vec<usize>>> = prepared
+            .iter()
+            .map(|p| p.as_ref().ok().map(|p| &p.tensor.shape))
+            .collect();
+        let same = shapes.iter().all(|s| s.is_some() && *s == shapes[0]);
+        if !same {
+            return images
+                .iter()
+                .map(|(img, path)| self.compute_image(img, path))
+                .collect();
+        }
+        let prepared: Vec<preprocess::Prepared> = prepared.into_iter().flatten().collect();
+        let n = prepared.len();
+        let mut shape = prepared[0].tensor.shape.clone();
+        shape[0] = n;
+        let run = self.check_memory(images[0].1, &shape).and_then(|()| {
+            let input = crate::engine::InputTensor {
+                name: prepared[0].tensor.name.clone(),
+                shape: shape.clone(),
+                data: prepared
+                    .iter()
+                    .flat_map(|p| p.tensor.data.iter().copied())
+                    .collect(),
+            };
+            let path = self.model.path.clone();
+            let engine = self.engine()?;
+            let started = Instant::now();
+            let raw = guard(&path, || engine.run(&input))?;
+            Ok((raw, started.elapsed()))
+        });
+        let Ok((raw, inference)) = run else {
+            // Run them alone: each failure is then said for its own image.
+            return images
+                .iter()
+                .map(|(img, path)| self.compute_image(img, path))
+                .collect();
+        };
+        // Every tensor split along its batch axis, one part per image.
+        let mut per_image: Vec<Vec<crate::engine::RawTensor>> = vec![Vec::new(); n];
+        for tensor in raw {
+            let first_is_batch = tensor.shape.first() == Some(&n);
+            for (i, parts) in per_image.iter_mut().enumerate() {
+                let mut shape = tensor.shape.clone();
+                let data = match (&tensor.data, first_is_batch) {
+                    (crate::engine::TensorData::F32(v), true) => {
+                        shape[0] = 1;
+                        let each = v.len() / n;
+                        crate::engine::TensorData::F32(v[i * each..(i + 1) * each].to_vec())
+                    }
+                    (other, _) => other.clone(),
+                };
+                parts.push(crate::engine::RawTensor {
+                    name: tensor.name.clone(),
+                    shape,
+                    data,
+                });
+            }
+        }
+        self.last_input = prepared.last().map(|p| p.tensor.clone());
+        prepared
+            .into_iter()
+            .zip(per_image)
+            .map(|(p, raw)| self.activations(raw, p.shown, &p.description, inference / n as u32))
+            .collect()
     }
 }
 

@@ -326,3 +326,90 @@ fn bad_images_are_skipped_and_counted() {
     let r = featscope(&["scan", s(&model_path), s(&data), "--shard", "4/3"]);
     assert_eq!(r.status.code(), Some(2));
 }
+
+/// conv (3→8, 3×3, stride 2) → relu on 32×32 inputs, with the batch axis fixed at 1 or free.
+fn small_cnn(path: &Path, batch: featscope::model::builder::Dim) {
+    use featscope::model::builder::{attr_ints, tensor_f32, Dim, GraphBuilder};
+    use featscope::model::proto::data_type::FLOAT;
+    let w: Vec<f32> = (0..8 * 3 * 9)
+        .map(|i| ((i * 7 % 13) as f32 - 6.0) / 10.0)
+        .collect();
+    let mut input = vec![batch.clone()];
+    input.extend([3, 32, 32].map(Dim::Fixed));
+    let mut g = GraphBuilder::new("small", 13);
+    g.input("x", FLOAT, &input)
+        .initializer(tensor_f32("w", &[8, 3, 3, 3], &w))
+        .node(
+            "Conv",
+            "conv",
+            &["x", "w"],
+            &["conv"],
+            vec![
+                attr_ints("kernel_shape", &[3, 3]),
+                attr_ints("strides", &[2, 2]),
+                attr_ints("pads", &[1, 1, 1, 1]),
+            ],
+        )
+        .node("Relu", "relu", &["conv"], &["relu"], vec![])
+        .output(
+            "relu",
+            FLOAT,
+            &[batch, Dim::Fixed(8), Dim::Fixed(16), Dim::Fixed(16)],
+        );
+    std::fs::write(path, g.finish_bytes("featscope-test")).unwrap();
+}
+
+#[test]
+fn a_free_batch_axis_runs_images_together_with_the_same_figures() {
+    use featscope::model::builder::Dim;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 9);
+    let (fixed, free) = (dir.path().join("fixed.onnx"), dir.path().join("free.onnx"));
+    small_cnn(&fixed, Dim::Fixed(1));
+    small_cnn(&free, Dim::Symbolic("N".into()));
+    for backend in backends("a_free_batch_axis_runs_images_together_with_the_same_figures") {
+        let mut results = Vec::new();
+        for m in [&fixed, &free] {
+            let out = dir.path().join(format!(
+                "{backend}-{}",
+                m.file_stem().unwrap().to_string_lossy()
+            ));
+            ok(&featscope(&[
+                "scan",
+                s(m),
+                s(&data),
+                "--batch",
+                "4",
+                "--backend",
+                backend,
+                "--out",
+                s(&out),
+            ]));
+            results.push(ScanResult::read(&out).unwrap());
+            let log = std::fs::read_to_string(out.join("scan.log")).unwrap();
+            let runs = if m == &free { "inference runs: 3 " } else { "inference runs: 9 " };
+            assert!(log.contains(runs), "{backend}: {log}");
+        }
+        let (a, b) = (&results[0].layers, &results[1].layers);
+        assert_eq!(a.len(), b.len());
+        for (la, lb) in a.iter().zip(b) {
+            assert_eq!(la.dead_fraction, lb.dead_fraction);
+            for c in 0..la.stats.channels {
+                assert!((la.mean[c] - lb.mean[c]).abs() <= 1e-5 * (1.0 + la.mean[c].abs()));
+                assert!((la.max[c] - lb.max[c]).abs() <= 1e-5 * (1.0 + la.max[c].abs()));
+                let images = |l: &featscope::scan::ScanLayer| {
+                    l.stats.top_by_max[c]
+                        .iter()
+                        .map(|h| h.image)
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    images(la),
+                    images(lb),
+                    "{backend}: channel {c}'s top images"
+                );
+            }
+        }
+    }
+}

@@ -283,6 +283,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     });
     let batch = job.batch.max(1);
     let (mut decode_time, mut run_time, mut reduce_time) = (0f64, 0f64, 0f64);
+    let mut runs = 0usize;
     // Decoding runs a batch ahead of the model, on its own thread (and in parallel within it).
     let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Decoded>, f64)>(1);
     let to_decode: Vec<(usize, PathBuf)> = mine[next.min(mine.len())..]
@@ -311,13 +312,42 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
 
     for (decoded, decode_secs) in rx {
         decode_time += decode_secs;
-        for (k, img) in decoded {
-            let path = job.data.join(&files[k]);
+        // The decoded images run together (as one batch where the model takes batches).
+        let paths: Vec<PathBuf> = decoded
+            .iter()
+            .map(|(k, _)| job.data.join(&files[*k]))
+            .collect();
+        let readable: Vec<(&image::DynamicImage, &Path)> = decoded
+            .iter()
+            .zip(&paths)
+            .filter_map(|((_, img), path)| img.as_ref().ok().map(|i| (i, path.as_path())))
+            .collect();
+        // A model with a fixed batch of one runs image by image, each reduced before the next
+        // is run, so only one image's activations are held.
+        let batched = analyzer.takes_batches();
+        let mut computed = if batched {
             let t = Instant::now();
-            let acts = img
-                .map_err(anyhow::Error::msg)
-                .and_then(|img| analyzer.compute_image(&img, &path));
+            let all = analyzer.compute_batch(&readable);
             run_time += t.elapsed().as_secs_f64();
+            runs += usize::from(!readable.is_empty());
+            all.into_iter()
+        } else {
+            Vec::new().into_iter()
+        };
+        for ((k, img), path) in decoded.into_iter().zip(&paths) {
+            let acts = match img {
+                Ok(img) if !batched => {
+                    let t = Instant::now();
+                    let acts = analyzer.compute_image(&img, path);
+                    run_time += t.elapsed().as_secs_f64();
+                    runs += 1;
+                    acts
+                }
+                Ok(_) => computed
+                    .next()
+                    .unwrap_or_else(|| Err(anyhow::anyhow!("no result for this image"))),
+                Err(e) => Err(anyhow::Error::msg(e)),
+            };
             let acts = match acts {
                 Ok(a) => a,
                 Err(e) => {
@@ -391,6 +421,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     let total = started.elapsed().as_secs_f64();
     let log = format!(
         "featscope {} scan\nhost: {}\nengine: {}\nimages: {} scanned, {} skipped\n\
+         inference runs: {runs} ({})\n\
          seconds: total {total:.3}, decoding {decode_time:.3} (on its own thread), \
          inference {run_time:.3}, reduction {reduce_time:.3}\nimages/s: {:.2}\n",
         env!("CARGO_PKG_VERSION"),
@@ -398,6 +429,11 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         analyzer.engine_label(),
         result.scanned,
         result.skipped.len(),
+        if analyzer.takes_batches() {
+            "batches of up to --batch images"
+        } else {
+            "the model's batch axis is fixed: one image a run"
+        },
         result.scanned as f64 / total.max(1e-9),
     );
     write_atomic(&job.out.join("scan.log"), log.as_bytes())?;
