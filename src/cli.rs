@@ -139,6 +139,10 @@ pub struct ViewArgs {
     /// Where `e` exports the current layer's PNGs (the same files as `featscope snapshot`).
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
+    /// A `featscope scan` result for this model: dead channels over the data set in the sidebar,
+    /// a channel's top images beside it in zoom.
+    #[arg(long, value_name = "DIR")]
+    pub scan: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -363,6 +367,7 @@ impl CompareArgs {
             graphics: self.graphics.into(),
             colormap: self.colormap.into(),
             export_dir: PathBuf::from("out"),
+            scan: None,
             run: self.run.config(),
         }
     }
@@ -477,6 +482,7 @@ impl ViewArgs {
             graphics: self.graphics.into(),
             colormap: self.colormap.into(),
             export_dir: self.out.clone(),
+            scan: self.scan.clone(),
             run: self.run.config(),
         }
     }

@@ -150,6 +150,7 @@ fn scan(args: featscope::cli::ScanArgs) -> anyhow::Result<ExitCode> {
         shard: args.shard,
         resume: args.resume,
         strict: args.strict,
+        montages: !args.layers.is_empty(),
         run: args.run.config(),
     };
     let outcome = scan::run(&job)?;

@@ -356,7 +356,7 @@ fn small_cnn(path: &Path, batch: featscope::model::builder::Dim) {
             FLOAT,
             &[batch, Dim::Fixed(8), Dim::Fixed(16), Dim::Fixed(16)],
         );
-    std::fs::write(path, g.finish_bytes("featscope-test")).unwrap();
+    std::fs::write(path, g.finish_bytes("featscope-test")).expect("write the model");
 }
 
 #[test]
@@ -388,7 +388,11 @@ fn a_free_batch_axis_runs_images_together_with_the_same_figures() {
             ]));
             results.push(ScanResult::read(&out).unwrap());
             let log = std::fs::read_to_string(out.join("scan.log")).unwrap();
-            let runs = if m == &free { "inference runs: 3 " } else { "inference runs: 9 " };
+            let runs = if m == &free {
+                "inference runs: 3 "
+            } else {
+                "inference runs: 9 "
+            };
             assert!(log.contains(runs), "{backend}: {log}");
         }
         let (a, b) = (&results[0].layers, &results[1].layers);

@@ -951,3 +951,105 @@ fn f_shows_a_convolution_s_kernels() {
     press(&mut view, &["f"]);
     assert_eq!(view.app.view(), View::Grid);
 }
+
+/// A scan of the synthetic model's relu1 over three "images" (the layer itself, scaled), with a
+/// montage drawn for channel 1 only.
+fn scanned_view(dir: &std::path::Path) -> Viewer {
+    use featscope::scan::{stats::LayerStats, ScanLayer, ScanResult, FORMAT};
+    use featscope::tui::app::ScanAttached;
+    let acts = synthetic();
+    let relu1 = acts
+        .layers
+        .iter()
+        .find(|l| l.name.as_str() == "relu1")
+        .expect("scan fixture");
+    let fm = relu1.feature_maps().expect("scan fixture").clone();
+    let mut stats = LayerStats::new(fm.channels);
+    for (i, k) in [1.0f32, -1.0, 0.5].iter().enumerate() {
+        let mut scaled = fm.clone();
+        scaled.data.iter_mut().for_each(|v| *v *= k);
+        stats.add(&scaled, i as u32, 3);
+    }
+    let mut layer = ScanLayer {
+        name: "relu1".into(),
+        tensor: relu1.tensor.clone(),
+        height: Some(fm.height),
+        width: Some(fm.width),
+        dead_channels: 0,
+        mean: Vec::new(),
+        max: Vec::new(),
+        dead_fraction: Vec::new(),
+        stats,
+    };
+    layer.dead_channels = layer.stats.dead_channels();
+    layer.mean = (0..fm.channels).map(|c| layer.stats.mean(c)).collect();
+    layer.max = layer.stats.max.clone();
+    layer.dead_fraction = (0..fm.channels)
+        .map(|c| layer.stats.dead_fraction(c))
+        .collect();
+    let result = ScanResult {
+        format: FORMAT.into(),
+        model: "synthetic.onnx".into(),
+        files: vec!["a.png".into(), "b.png".into(), "c.png".into()],
+        top: 3,
+        shard: None,
+        scanned: 3,
+        skipped: Vec::new(),
+        layers: vec![layer],
+    };
+    std::fs::write(
+        dir.join("scan.json"),
+        serde_json::to_vec(&result).expect("scan fixture"),
+    )
+    .expect("scan fixture");
+    let montage = featscope::scan::montage::path(dir, "relu1", 1);
+    std::fs::create_dir_all(montage.parent().expect("scan fixture")).expect("scan fixture");
+    image::RgbImage::from_pixel(130, 130, image::Rgb([200, 40, 40]))
+        .save(&montage)
+        .expect("scan fixture");
+    let opts = AppOptions {
+        scan: Some(ScanAttached::read(dir).expect("scan fixture")),
+        ..AppOptions::default()
+    };
+    Viewer::new(App::with_activations(acts, opts), AREA)
+}
+
+#[test]
+fn a_scan_shows_dead_channels_and_a_zoomed_channel_s_top_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut view = scanned_view(dir.path());
+    let s = screen(&mut view, 120, 34);
+    // relu1's channels fire on the first image: none is dead on every image.
+    let row = s
+        .lines()
+        .find(|l| l.contains("│relu1 "))
+        .expect("relu1 row");
+    assert!(row.contains("0/6 dead"), "{s}");
+    let conv = s
+        .lines()
+        .find(|l| l.contains("│conv1 "))
+        .expect("conv1 row");
+    assert!(
+        conv.contains("6×8×8"),
+        "unscanned layers keep their shape: {s}"
+    );
+
+    // Zoom on relu1's channel 0: no montage for it, so the files, best first.
+    press(&mut view, &["j", "<enter>"]);
+    let s = screen(&mut view, 120, 34);
+    assert!(s.contains("top 3 of 3 images"), "{s}");
+    let a = s.find("a.png").expect("a.png listed");
+    let c = s.find("c.png").expect("c.png listed");
+    assert!(a < c, "the image with the higher peak first: {s}");
+    insta::assert_snapshot!("scan_zoom", s);
+
+    // Channel 1 has a montage: it is drawn (red in half-blocks) instead of the list.
+    press(&mut view, &["<pgdn>"]);
+    let buf = draw(&mut view, 120, 34);
+    let red = (0..buf.area.height)
+        .flat_map(|y| (0..buf.area.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| buf[(x, y)].fg == Color::Rgb(200, 40, 40))
+        .count();
+    assert!(red > 50, "the montage is on screen ({red} cells)");
+    assert!(!text(&buf).contains("a.png"));
+}

@@ -33,6 +33,8 @@ pub struct ScanJob {
     pub shard: Option<(usize, usize)>,
     pub resume: bool,
     pub strict: bool,
+    /// Draw the montages (the CLI does for layers named with `--layer`).
+    pub montages: bool,
     pub run: RunConfig,
 }
 
@@ -282,7 +284,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         bar
     });
     let batch = job.batch.max(1);
-    let (mut decode_time, mut run_time, mut reduce_time) = (0f64, 0f64, 0f64);
+    let (mut decode_time, mut run_time) = (0f64, 0f64);
     let mut runs = 0usize;
     // Decoding runs a batch ahead of the model, on its own thread (and in parallel within it).
     let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Decoded>, f64)>(1);
@@ -309,6 +311,61 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
             }
         })
         .context("cannot start the decoding thread")?;
+    // Reduction runs on its own thread too, one image behind the model; it owns the figures
+    // and writes the checkpoints.
+    let (to_reducer, reducer_rx) = std::sync::mpsc::sync_channel::<Reduce>(1);
+    let reducer = {
+        let (model, wanted, top) = (analyzer.model.clone(), wanted.clone(), job.top);
+        let (checkpoint_path, fingerprint) = (checkpoint_path.clone(), fingerprint.clone());
+        std::thread::Builder::new()
+            .name("featscope-reduce".into())
+            .spawn(move || -> Result<(ScanResult, f64)> {
+                let mut reduce_time = 0f64;
+                let mut positions: Vec<usize> = Vec::new();
+                for message in reducer_rx {
+                    match message {
+                        Reduce::Image(k, acts) => {
+                            let t = Instant::now();
+                            if result.layers.is_empty() {
+                                result.layers = start_layers(&model, &acts, &wanted);
+                            }
+                            if positions.len() != result.layers.len() {
+                                positions = result
+                                    .layers
+                                    .iter()
+                                    .map(|l| {
+                                        acts.layers
+                                            .iter()
+                                            .position(|a| sanitize(&a.tensor) == l.tensor)
+                                            .unwrap_or(usize::MAX)
+                                    })
+                                    .collect();
+                            }
+                            result.layers.par_iter_mut().zip(&positions).for_each(
+                                |(layer, &at)| {
+                                    if let Some(fm) =
+                                        acts.layers.get(at).and_then(|l| l.feature_maps())
+                                    {
+                                        layer.stats.add(fm, k as u32, top);
+                                    }
+                                },
+                            );
+                            result.scanned += 1;
+                            reduce_time += t.elapsed().as_secs_f64();
+                        }
+                        Reduce::Skipped(k, reason) => result.skipped.push(Skipped {
+                            image: k as u32,
+                            reason,
+                        }),
+                        Reduce::BatchDone(next) => {
+                            save_checkpoint(&checkpoint_path, &fingerprint, next, &mut result)?;
+                        }
+                    }
+                }
+                Ok((result, reduce_time))
+            })
+            .context("cannot start the reducing thread")?
+    };
 
     for (decoded, decode_secs) in rx {
         decode_time += decode_secs;
@@ -322,8 +379,8 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
             .zip(&paths)
             .filter_map(|((_, img), path)| img.as_ref().ok().map(|i| (i, path.as_path())))
             .collect();
-        // A model with a fixed batch of one runs image by image, each reduced before the next
-        // is run, so only one image's activations are held.
+        // A model with a fixed batch of one runs image by image, each handed to the reducer
+        // before the next is run.
         let batched = analyzer.takes_batches();
         let mut computed = if batched {
             let t = Instant::now();
@@ -348,8 +405,8 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
                     .unwrap_or_else(|| Err(anyhow::anyhow!("no result for this image"))),
                 Err(e) => Err(anyhow::Error::msg(e)),
             };
-            let acts = match acts {
-                Ok(a) => a,
+            let message = match acts {
+                Ok(acts) => Reduce::Image(k, Box::new(acts)),
                 Err(e) => {
                     let reason = crate::text::error_line(&e);
                     let line = format!("featscope: skipped {reason}");
@@ -357,57 +414,26 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
                         Some(bar) => bar.println(line),
                         None => eprintln!("{line}"),
                     }
-                    result.skipped.push(Skipped {
-                        image: k as u32,
-                        reason,
-                    });
-                    next += 1;
-                    continue;
+                    Reduce::Skipped(k, reason)
                 }
             };
-            let t = Instant::now();
-            if result.layers.is_empty() {
-                result.layers = acts
-                    .layers
-                    .iter()
-                    .filter(|l| wanted.contains(&l.tensor))
-                    .filter_map(|l| {
-                        let fm = l.feature_maps()?;
-                        let (height, width) = declared_size(&analyzer.model, &l.tensor);
-                        Some(ScanLayer {
-                            name: l.name.to_string(),
-                            tensor: sanitize(&l.tensor),
-                            height,
-                            width,
-                            dead_channels: 0,
-                            mean: Vec::new(),
-                            max: Vec::new(),
-                            dead_fraction: Vec::new(),
-                            stats: LayerStats::new(fm.channels),
-                        })
-                    })
-                    .collect();
-            }
-            let top = job.top;
-            result.layers.par_iter_mut().for_each(|layer| {
-                if let Some(fm) = acts
-                    .layers
-                    .iter()
-                    .find(|l| sanitize(&l.tensor) == layer.tensor)
-                    .and_then(|l| l.feature_maps())
-                {
-                    layer.stats.add(fm, k as u32, top);
-                }
-            });
-            result.scanned += 1;
             next += 1;
-            reduce_time += t.elapsed().as_secs_f64();
+            if to_reducer.send(message).is_err() {
+                break;
+            }
             if let Some(bar) = &progress {
                 bar.set_position(next as u64);
             }
         }
-        save_checkpoint(&checkpoint_path, &fingerprint, next, &mut result)?;
+        if to_reducer.send(Reduce::BatchDone(next)).is_err() {
+            break;
+        }
     }
+    drop(to_reducer);
+    let (mut result, reduce_time) = match reducer.join() {
+        Ok(done) => done?,
+        Err(_) => bail!("the reducing thread crashed"),
+    };
     let _ = decoder.join();
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -437,7 +463,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         result.scanned as f64 / total.max(1e-9),
     );
     write_atomic(&job.out.join("scan.log"), log.as_bytes())?;
-    if only.is_some() && result.scanned > 0 {
+    if job.montages && result.scanned > 0 {
         montage::write_all(&mut analyzer, &job.data, &result, &job.out)?;
     }
     eprintln!(
@@ -453,6 +479,41 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         skipped: result.skipped.len(),
         result_path,
     })
+}
+
+/// What the model thread hands the reducing thread.
+enum Reduce {
+    Image(usize, Box<crate::activations::Activations>),
+    Skipped(usize, String),
+    /// Every image before this position is in: time for a checkpoint.
+    BatchDone(usize),
+}
+
+/// The scanned layers, empty, as the first image's activations show them.
+fn start_layers(
+    model: &Model,
+    acts: &crate::activations::Activations,
+    wanted: &[String],
+) -> Vec<ScanLayer> {
+    acts.layers
+        .iter()
+        .filter(|l| wanted.contains(&l.tensor))
+        .filter_map(|l| {
+            let fm = l.feature_maps()?;
+            let (height, width) = declared_size(model, &l.tensor);
+            Some(ScanLayer {
+                name: l.name.to_string(),
+                tensor: sanitize(&l.tensor),
+                height,
+                width,
+                dead_channels: 0,
+                mean: Vec::new(),
+                max: Vec::new(),
+                dead_fraction: Vec::new(),
+                stats: LayerStats::new(fm.channels),
+            })
+        })
+        .collect()
 }
 
 /// A feature map's declared height and width, where fixed.

@@ -74,6 +74,36 @@ pub struct AppOptions {
     pub image_path: PathBuf,
     /// `featscope compare`: what A and B are called, and the divergence that counts.
     pub compare: Option<CompareOptions>,
+    /// `--scan DIR`: what the channels do over a data set.
+    pub scan: Option<ScanAttached>,
+}
+
+/// A `featscope scan` result beside the view.
+#[derive(Clone, Debug)]
+pub struct ScanAttached {
+    pub dir: PathBuf,
+    pub result: Arc<crate::scan::ScanResult>,
+    /// The montage folder name of each scanned layer.
+    pub stems: Vec<String>,
+}
+
+impl ScanAttached {
+    pub fn read(dir: &std::path::Path) -> anyhow::Result<ScanAttached> {
+        let result = crate::scan::ScanResult::read(dir)?;
+        let stems = crate::snapshot::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
+        Ok(ScanAttached {
+            dir: dir.to_path_buf(),
+            result: Arc::new(result),
+            stems,
+        })
+    }
+}
+
+/// A channel's top images from the scan: the montage picture when the scan drew one.
+pub struct ScanTop {
+    pub layer: usize,
+    pub channel: usize,
+    pub picture: Option<image::RgbImage>,
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +131,7 @@ impl Default for AppOptions {
             export_dir: PathBuf::from("out"),
             image_path: PathBuf::from("image"),
             compare: None,
+            scan: None,
         }
     }
 }
@@ -231,6 +262,7 @@ pub struct App {
     evidence_pick: usize,
     explain_status: Option<Clean>,
     kernels: Option<Kernels>,
+    scan_top: Option<ScanTop>,
 }
 
 impl App {
@@ -262,6 +294,7 @@ impl App {
             evidence_pick: 0,
             explain_status: None,
             kernels: None,
+            scan_top: None,
         }
     }
 
@@ -518,6 +551,57 @@ impl App {
 
     // ---- compare ----
 
+    /// The scan's figures for entry `i`'s layer, with its position among the scanned layers.
+    pub fn scan_layer(&self, i: usize) -> Option<(usize, &crate::scan::ScanLayer)> {
+        let scan = self.opts.scan.as_ref()?;
+        let layer = self.entries.get(i)?.layer?;
+        let tensor = crate::text::sanitize(&self.acts.as_ref()?.layers.get(layer)?.tensor);
+        scan.result
+            .layers
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.tensor == tensor)
+    }
+
+    pub fn scan(&self) -> Option<&ScanAttached> {
+        self.opts.scan.as_ref()
+    }
+
+    /// The selected channel's top images over the scan's data set, in zoom.
+    pub fn scan_top(&self) -> Option<&ScanTop> {
+        let (layer, _) = self.scan_layer(self.selected)?;
+        self.scan_top
+            .as_ref()
+            .filter(|t| t.layer == layer && t.channel == self.channel && self.is_zoomed())
+    }
+
+    /// Reads the montage the scan drew for the zoomed channel (once per channel).
+    fn read_scan_top(&mut self) {
+        if !self.is_zoomed() {
+            return;
+        }
+        let Some((layer, _)) = self.scan_layer(self.selected) else {
+            return;
+        };
+        if self
+            .scan_top
+            .as_ref()
+            .is_some_and(|t| t.layer == layer && t.channel == self.channel)
+        {
+            return;
+        }
+        let picture = self.opts.scan.as_ref().and_then(|scan| {
+            let path = crate::scan::montage::path(&scan.dir, scan.stems.get(layer)?, self.channel);
+            let bytes = crate::files::read_limited(&path, 64 << 20, "a montage").ok()?;
+            image::load_from_memory(&bytes).ok().map(|i| i.to_rgb8())
+        });
+        self.scan_top = Some(ScanTop {
+            layer,
+            channel: self.channel,
+            picture,
+        });
+    }
+
     /// The evidence map `x` shows, when it has arrived.
     pub fn evidence(&self) -> Option<&Shown> {
         self.evidence.get(self.evidence_pick)
@@ -722,14 +806,18 @@ impl App {
     /// A key or a click on the screen `layout` describes (rows of tiles, pages, the help's
     /// height, what was clicked).
     pub fn handle_event(&mut self, ev: &Event, layout: &ViewLayout) -> Option<Effect> {
-        match ev {
+        let effect = match ev {
             Event::Key(key) => self.handle_key(key, layout),
             Event::Mouse(m) => {
                 self.handle_mouse(m, layout);
                 None
             }
             _ => None,
+        };
+        if self.opts.scan.is_some() {
+            self.read_scan_top();
         }
+        effect
     }
 
     pub fn handle_key(&mut self, key: &KeyEvent, layout: &ViewLayout) -> Option<Effect> {

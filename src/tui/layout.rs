@@ -99,6 +99,15 @@ pub struct SingleBody {
     pub placed: Option<(Rect, Fit)>,
     /// A cursor with rulers above and beside (zoom on a feature map).
     pub cursor: bool,
+    /// With `--scan`, in zoom on a channel: the panel of its top images over the data set.
+    pub scan: Option<ScanPanel>,
+}
+
+/// The right part of a zoomed channel: a caption row, then the montage (or a list of files).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanPanel {
+    pub area: Rect,
+    pub placed: Option<(Rect, Fit)>,
 }
 
 /// The help overlay's box.
@@ -397,7 +406,7 @@ fn compare_body(app: &App, inner: Rect) -> Option<Body> {
     let sides: &[Side] = match subject {
         Subject::Channel(_) | Subject::Sum => &[Side::A, Side::B, Side::Diff],
         Subject::Overlay | Subject::Input => &[Side::A, Side::B],
-        Subject::Evidence(_) | Subject::Filters => return None,
+        Subject::Evidence(_) | Subject::Filters | Subject::ScanTop(_) => return None,
     };
     let src = match (subject, maps) {
         (Subject::Channel(_) | Subject::Sum, Some(fm)) => (fm.width as u32, fm.height as u32),
@@ -487,15 +496,41 @@ fn single(app: &App, inner: Rect, subject: Subject) -> Body {
     );
     // Zoom keeps a ruler row and column for the cursor markers.
     let margin = cursor as u16;
-    let content = Rect::new(
+    let mut content = Rect::new(
         inner.x + margin,
         inner.y + 1 + margin,
         inner.width.saturating_sub(margin),
         inner.height.saturating_sub(1 + margin),
     );
+    // A scanned channel in zoom: two fifths of the width for its top images.
+    let scanned = matches!(subject, Subject::Channel(_))
+        && app.is_zoomed()
+        && app.scan_layer(app.selected_index()).is_some();
+    let scan = scanned.then(|| {
+        let width = content.width * 2 / 5;
+        content.width -= width;
+        let area = Rect::new(
+            content.x + content.width,
+            inner.y + 1,
+            width,
+            inner.height.saturating_sub(1),
+        );
+        let picture_area = Rect::new(
+            area.x + 1,
+            area.y + 1,
+            area.width.saturating_sub(1),
+            area.height.saturating_sub(1),
+        );
+        let placed = app
+            .scan_top()
+            .and_then(|t| t.picture.as_ref())
+            .and_then(|p| place(app, p.dimensions(), picture_area, false));
+        ScanPanel { area, placed }
+    });
     Body::Single(SingleBody {
         subject,
         placed: place(app, src, content, integer),
         cursor,
+        scan,
     })
 }

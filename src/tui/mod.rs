@@ -56,6 +56,8 @@ pub struct ViewOptions {
     pub colormap: crate::render::Colormap,
     /// Where `e` exports.
     pub export_dir: PathBuf,
+    /// `--scan DIR`: a scan of this model over a data set.
+    pub scan: Option<PathBuf>,
     pub run: RunConfig,
 }
 
@@ -130,6 +132,10 @@ fn run_view(
     let model = Model::open(&model_path)?;
     std::fs::metadata(&image_path)
         .with_context(|| format!("{}: cannot read", image_path.display()))?;
+    let scan = match &opts.scan {
+        Some(dir) => Some(app::ScanAttached::read(dir)?),
+        None => None,
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone())?;
@@ -152,6 +158,7 @@ fn run_view(
         export_dir: opts.export_dir.clone(),
         image_path: image_path.clone(),
         compare,
+        scan,
     });
     app.set_model(model.clone());
 

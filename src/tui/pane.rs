@@ -2,7 +2,7 @@
 //! zoom with its cursor, and what shows while the model runs or when a layer is not drawn.
 
 use super::app::{App, Load, View};
-use super::layout::{Body, CompareBody, GridBody, SingleBody, ViewLayout};
+use super::layout::{Body, CompareBody, GridBody, ScanPanel, SingleBody, ViewLayout};
 use super::picture::{Fit, PictureCache, Side, Subject};
 use super::ui::{fmt_num, order_name, truncate_right, Theme};
 use crate::activations::LayerData;
@@ -320,6 +320,9 @@ fn draw_single(
             f.render_widget(pic, rect);
         }
     }
+    if let (Some(panel), Subject::Channel(c)) = (&single.scan, subject) {
+        draw_scan_panel(f, app, panel, c, pictures, theme);
+    }
 
     let mut spans: Vec<Span<'static>> = Vec::new();
     match (subject, fm) {
@@ -432,6 +435,79 @@ fn draw_single(
         spans.push(Span::styled(" · Enter: cursor", theme.dim()));
     }
     info_line(f, inner, spans);
+}
+
+/// A zoomed channel's top images over the scanned data set: the scan's montage, or where it
+/// drew none, the files and their peaks.
+fn draw_scan_panel(
+    f: &mut Frame<'_>,
+    app: &App,
+    panel: &ScanPanel,
+    channel: usize,
+    pictures: &mut PictureCache,
+    theme: &Theme,
+) {
+    let Some((_, layer)) = app.scan_layer(app.selected_index()) else {
+        return;
+    };
+    let Some(scan) = app.scan() else {
+        return;
+    };
+    let area = panel.area;
+    let hits = layer
+        .stats
+        .top_by_max
+        .get(channel)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let caption = format!(
+        " top {} of {} images · mean {} · dead on {:.0}%",
+        hits.len(),
+        layer.stats.images,
+        layer
+            .mean
+            .get(channel)
+            .map(|&m| fmt_num(m as f32))
+            .unwrap_or_default(),
+        layer.dead_fraction.get(channel).copied().unwrap_or(0.0) * 100.0
+    );
+    f.buffer_mut().set_stringn(
+        area.x,
+        area.y,
+        truncate_right(&caption, area.width as usize),
+        area.width as usize,
+        theme.accent(),
+    );
+    if let Some((rect, fit)) = panel.placed {
+        if let Some(pic) = pictures.picture(app, Subject::ScanTop(channel), fit) {
+            f.render_widget(pic, rect);
+            return;
+        }
+    }
+    // No montage (the layer was scanned without --layer): the files, best first.
+    let lines: Vec<Line<'static>> = hits
+        .iter()
+        .map(|h| {
+            let file = scan
+                .result
+                .files
+                .get(h.image as usize)
+                .map(|f| Clean::new(f).to_string())
+                .unwrap_or_default();
+            Line::from(vec![
+                Span::styled(format!("{:>9} ", fmt_num(h.score)), theme.accent()),
+                Span::raw(file),
+                Span::styled(format!(" ({}, {})", h.y, h.x), theme.dim()),
+            ])
+        })
+        .collect();
+    let list = Rect::new(
+        area.x + 1,
+        area.y + 1,
+        area.width.saturating_sub(1),
+        area.height.saturating_sub(1),
+    );
+    f.render_widget(Paragraph::new(lines), list);
 }
 
 fn acts_pixel(app: &App, x: u32, y: u32) -> [u8; 3] {

@@ -62,6 +62,8 @@ pub enum Subject {
     Evidence(usize),
     /// The selected convolution's kernels.
     Filters,
+    /// The channel's top images over a scanned data set.
+    ScanTop(usize),
 }
 
 /// Which run a picture shows: the only one (or A), B, or A − B.
@@ -103,6 +105,10 @@ impl PicKey {
                 self.layer = usize::MAX;
             }
             Subject::Filters => self.per_layer = false,
+            Subject::ScanTop(_) => {
+                self.per_layer = false;
+                self.colormap = Colormap::Viridis;
+            }
         }
         self
     }
@@ -248,6 +254,7 @@ pub(crate) fn source<'a>(app: &'a App, key: &PicKey) -> Option<Source<'a>> {
             })
         }
         Subject::Filters => return Some(Source::Image(app.kernels()?.picture.as_ref()?)),
+        Subject::ScanTop(_) => return Some(Source::Image(app.scan_top()?.picture.as_ref()?)),
         _ => {}
     }
     let a = Run {
@@ -338,7 +345,7 @@ pub(crate) fn source<'a>(app: &'a App, key: &PicKey) -> Option<Source<'a>> {
             colormap,
         },
         Subject::Input => Source::Image(&run.acts.input_image),
-        Subject::Evidence(_) | Subject::Filters => return None,
+        Subject::Evidence(_) | Subject::Filters | Subject::ScanTop(_) => return None,
     })
 }
 

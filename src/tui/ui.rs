@@ -269,6 +269,10 @@ struct RowStyle {
 pub(crate) fn column_text(app: &App, i: usize) -> String {
     let e = &app.entries()[i];
     if app.comparison().is_none() {
+        // With a scan: how many channels never fired on the data set.
+        if let Some((_, l)) = app.scan_layer(i) {
+            return format!("{}/{} dead", l.dead_channels, l.stats.channels);
+        }
         return short_shape(&e.shape).to_string();
     }
     match app.divergence_of(i) {
