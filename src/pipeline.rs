@@ -351,39 +351,50 @@ impl Analyzer {
         })
     }
 
-    /// Runs several decoded images: as one batch when the model's batch axis is free and they
-    /// come out the same size, else one by one. One result per image, in order; one image's
+    /// Runs the model on an image already prepared (e.g. on another thread).
+    pub fn compute_prepared(
+        &mut self,
+        prepared: preprocess::Prepared,
+        image_path: &Path,
+    ) -> Result<Activations> {
+        let target = prepared.shown.dimensions();
+        let shape = prepared.tensor.shape.clone();
+        let raw = match self.check_memory(image_path, &shape).and_then(|()| {
+            let path = self.model.path.clone();
+            let engine = self.engine()?;
+            let started = Instant::now();
+            let raw = guard(&path, || engine.run(&prepared.tensor))?;
+            Ok((raw, started.elapsed()))
+        }) {
+            Ok(done) => done,
+            Err(e) => return Err(self.explain_failure(e, image_path, target)),
+        };
+        let (raw, inference) = raw;
+        self.last_input = Some(prepared.tensor);
+        self.activations(raw, prepared.shown, &prepared.description, inference)
+    }
+
+    /// Runs several prepared images: as one batch when the model's batch axis is free and they
+    /// have the same size, else one by one. One result per image, in order; one image's
     /// failure is its own (a failed batch is run again image by image).
     pub fn compute_batch(
         &mut self,
-        images: &[(&image::DynamicImage, &Path)],
+        items: Vec<(preprocess::Prepared, &Path)>,
     ) -> Vec<Result<Activations>> {
-        if images.len() < 2 || !self.takes_batches() {
-            return images
-                .iter()
-                .map(|(img, path)| self.compute_image(img, path))
+        let same = items
+            .iter()
+            .all(|(p, _)| p.tensor.shape == items[0].0.tensor.shape);
+        if items.len() < 2 || !self.takes_batches() || !same {
+            return items
+                .into_iter()
+                .map(|(p, path)| self.compute_prepared(p, path))
                 .collect();
         }
-        let prepared: Vec<_> = images
-            .iter()
-            .map(|(img, path)| preprocess::prepare(img, path, &self.geometry, &self.preprocess))
-            .collect();
-        let shapes: Vec<Option<&Vec<usize>>> = prepared
-            .iter()
-            .map(|p| p.as_ref().ok().map(|p| &p.tensor.shape))
-            .collect();
-        let same = shapes.iter().all(|s| s.is_some() && *s == shapes[0]);
-        if !same {
-            return images
-                .iter()
-                .map(|(img, path)| self.compute_image(img, path))
-                .collect();
-        }
-        let prepared: Vec<preprocess::Prepared> = prepared.into_iter().flatten().collect();
+        let (prepared, paths): (Vec<preprocess::Prepared>, Vec<&Path>) = items.into_iter().unzip();
         let n = prepared.len();
         let mut shape = prepared[0].tensor.shape.clone();
         shape[0] = n;
-        let run = self.check_memory(images[0].1, &shape).and_then(|()| {
+        let run = self.check_memory(paths[0], &shape).and_then(|()| {
             let input = crate::engine::InputTensor {
                 name: prepared[0].tensor.name.clone(),
                 shape: shape.clone(),
@@ -400,9 +411,10 @@ impl Analyzer {
         });
         let Ok((raw, inference)) = run else {
             // Run them alone: each failure is then said for its own image.
-            return images
-                .iter()
-                .map(|(img, path)| self.compute_image(img, path))
+            return prepared
+                .into_iter()
+                .zip(paths)
+                .map(|(p, path)| self.compute_prepared(p, path))
                 .collect();
         };
         // Every tensor split along its batch axis, one part per image.

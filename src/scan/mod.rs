@@ -190,8 +190,8 @@ pub struct ScanOutcome {
     pub result_path: PathBuf,
 }
 
-/// One decoded image, or why it could not be read.
-type Decoded = (usize, Result<image::DynamicImage, String>);
+/// One image decoded and prepared for the model, or why it could not be.
+type Decoded = (usize, Result<crate::preprocess::Prepared, String>);
 
 pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     crate::outdir::clean_up_on_signals()?;
@@ -292,6 +292,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         .iter()
         .map(|&k| (k, job.data.join(&files[k])))
         .collect();
+    let (geometry, options) = (analyzer.geometry.clone(), analyzer.preprocess.clone());
     let decoder = std::thread::Builder::new()
         .name("featscope-decode".into())
         .spawn(move || {
@@ -300,9 +301,12 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
                 let decoded: Vec<Decoded> = group
                     .par_iter()
                     .map(|(k, path)| {
-                        let img = crate::preprocess::load_image(path)
+                        let prepared = crate::preprocess::load_image(path)
+                            .and_then(|img| {
+                                crate::preprocess::prepare(&img, path, &geometry, &options)
+                            })
                             .map_err(|e| crate::text::one_line(&e.to_string()));
-                        (*k, img)
+                        (*k, prepared)
                     })
                     .collect();
                 if tx.send((decoded, t.elapsed().as_secs_f64())).is_err() {
@@ -369,41 +373,49 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
 
     for (decoded, decode_secs) in rx {
         decode_time += decode_secs;
-        // The decoded images run together (as one batch where the model takes batches).
         let paths: Vec<PathBuf> = decoded
             .iter()
             .map(|(k, _)| job.data.join(&files[*k]))
             .collect();
-        let readable: Vec<(&image::DynamicImage, &Path)> = decoded
-            .iter()
-            .zip(&paths)
-            .filter_map(|((_, img), path)| img.as_ref().ok().map(|i| (i, path.as_path())))
-            .collect();
-        // A model with a fixed batch of one runs image by image, each handed to the reducer
-        // before the next is run.
-        let batched = analyzer.takes_batches();
-        let mut computed = if batched {
+        let mut ready = Vec::new();
+        let mut outcomes: Vec<(usize, Option<String>)> = Vec::new();
+        for ((k, item), path) in decoded.into_iter().zip(&paths) {
+            match item {
+                Ok(p) => {
+                    ready.push((p, path.as_path()));
+                    outcomes.push((k, None));
+                }
+                Err(e) => outcomes.push((k, Some(e))),
+            }
+        }
+        // A free batch axis takes the batch as one input; a fixed batch of one runs image by
+        // image, each handed to the reducer before the next is run.
+        let mut computed = if analyzer.takes_batches() {
             let t = Instant::now();
-            let all = analyzer.compute_batch(&readable);
+            runs += usize::from(!ready.is_empty());
+            let all = analyzer.compute_batch(ready);
             run_time += t.elapsed().as_secs_f64();
-            runs += usize::from(!readable.is_empty());
+            ready = Vec::new();
             all.into_iter()
         } else {
             Vec::new().into_iter()
         };
-        for ((k, img), path) in decoded.into_iter().zip(&paths) {
-            let acts = match img {
-                Ok(img) if !batched => {
-                    let t = Instant::now();
-                    let acts = analyzer.compute_image(&img, path);
-                    run_time += t.elapsed().as_secs_f64();
-                    runs += 1;
-                    acts
-                }
-                Ok(_) => computed
-                    .next()
-                    .unwrap_or_else(|| Err(anyhow::anyhow!("no result for this image"))),
-                Err(e) => Err(anyhow::Error::msg(e)),
+        let mut singles = ready.into_iter();
+        for (k, failed) in outcomes {
+            let acts = match failed {
+                Some(e) => Err(anyhow::Error::msg(e)),
+                None => match singles.next() {
+                    Some((prepared, path)) => {
+                        let t = Instant::now();
+                        let acts = analyzer.compute_prepared(prepared, path);
+                        run_time += t.elapsed().as_secs_f64();
+                        runs += 1;
+                        acts
+                    }
+                    None => computed
+                        .next()
+                        .unwrap_or_else(|| Err(anyhow::anyhow!("no result for this image"))),
+                },
             };
             let message = match acts {
                 Ok(acts) => Reduce::Image(k, Box::new(acts)),
@@ -575,8 +587,12 @@ fn host_name() -> String {
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<PathBuf> {
     let mut merged: Option<ScanResult> = None;
     let mut shards_seen = Vec::new();
-    for dir in dirs {
-        let part = ScanResult::read(dir)?;
+    // Reading (JSON parsing) is most of a merge: the shards are read in parallel.
+    let parts: Vec<ScanResult> = dirs
+        .par_iter()
+        .map(|d| ScanResult::read(d))
+        .collect::<Result<_>>()?;
+    for (dir, part) in dirs.iter().zip(parts) {
         shards_seen.push(part.shard.clone().unwrap_or_else(|| "whole".into()));
         match &mut merged {
             None => merged = Some(part),
