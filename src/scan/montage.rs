@@ -107,7 +107,30 @@ pub fn write_all(
             }
         }
     }
+    // A channel's montage is written as soon as its last tile is drawn, so only the channels
+    // still waiting for an image hold tiles.
     let mut tiles: BTreeMap<(usize, usize), Vec<Option<RgbImage>>> = BTreeMap::new();
+    let mut waiting: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (li, layer) in result.layers.iter().enumerate() {
+        for (c, hits) in layer.stats.top_by_max.iter().enumerate() {
+            waiting.insert((li, c), hits.len());
+        }
+    }
+    let mut written = 0;
+    let mut write = |key: (usize, usize), slots: Vec<Option<RgbImage>>| -> Result<()> {
+        let ready: Vec<RgbImage> = slots.into_iter().flatten().collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let file = path(out, &stems[key.0], key.1);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
+        }
+        write_atomic(&file, &crate::snapshot::encode_png(&compose(&ready))?)?;
+        written += 1;
+        Ok(())
+    };
     let skipped: BTreeSet<u32> = result.skipped.iter().map(|s| s.image).collect();
     for (image, uses) in wanted {
         if skipped.contains(&image) {
@@ -122,44 +145,37 @@ pub fn write_all(
             .with_context(|| format!("montage: {}", path.display()))?;
         for (li, c, rank) in uses {
             let layer = &result.layers[li];
-            let Some(fm) = acts
+            let fm = acts
                 .layers
                 .iter()
                 .find(|l| crate::text::sanitize(&l.tensor) == layer.tensor)
                 .and_then(|l| l.feature_maps())
-            else {
-                continue;
-            };
-            if c >= fm.channels {
-                continue;
+                .filter(|fm| c < fm.channels);
+            if let Some(fm) = fm {
+                let hit = layer.stats.top_by_max[c][rank];
+                let drawn = tile(
+                    &acts.input_image,
+                    fm.channel(c),
+                    (fm.height, fm.width),
+                    (hit.y, hit.x),
+                );
+                let slots = tiles
+                    .entry((li, c))
+                    .or_insert_with(|| vec![None; layer.stats.top_by_max[c].len()]);
+                slots[rank] = Some(drawn);
             }
-            let hit = layer.stats.top_by_max[c][rank];
-            let tile = tile(
-                &acts.input_image,
-                fm.channel(c),
-                (fm.height, fm.width),
-                (hit.y, hit.x),
-            );
-            let slots = tiles
-                .entry((li, c))
-                .or_insert_with(|| vec![None; layer.stats.top_by_max[c].len()]);
-            slots[rank] = Some(tile);
+            let left = waiting.entry((li, c)).or_insert(1);
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                if let Some(slots) = tiles.remove(&(li, c)) {
+                    write((li, c), slots)?;
+                }
+            }
         }
     }
-    let mut written = 0;
-    for ((li, c), slots) in tiles {
-        let ready: Vec<RgbImage> = slots.into_iter().flatten().collect();
-        if ready.is_empty() {
-            continue;
-        }
-        let picture = compose(&ready);
-        let file = path(out, &stems[li], c);
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
-        }
-        write_atomic(&file, &crate::snapshot::encode_png(&picture)?)?;
-        written += 1;
+    // Channels whose top list names a skipped image: what was drawn.
+    for (key, slots) in std::mem::take(&mut tiles) {
+        write(key, slots)?;
     }
     Ok(written)
 }
