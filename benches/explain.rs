@@ -10,7 +10,7 @@ use featscope::compare::{CompareJob, Inputs};
 use featscope::explain::run::{ClassPick, EvidenceRequest, Explainer, MethodChoice};
 use featscope::model::Model;
 use featscope::pipeline::{Analyzer, RunConfig, Selection};
-use featscope::render::{Colormap, Normalization};
+use featscope::render::Colormap;
 use featscope::snapshot::{write_snapshot, SnapshotOptions};
 use std::path::{Path, PathBuf};
 
@@ -19,18 +19,7 @@ fn models() -> PathBuf {
 }
 
 fn options() -> SnapshotOptions {
-    SnapshotOptions {
-        colormap: Colormap::Viridis,
-        normalization: Normalization::PerChannel,
-        scale: None,
-        tile_labels: false,
-        overlay: false,
-        npy: false,
-        print: false,
-        filters: false,
-        cam: None,
-        montage: None,
-    }
+    SnapshotOptions::default()
 }
 
 fn compare(c: &mut Criterion) {

@@ -9,7 +9,6 @@ use featscope::engine::{open_engine, Backend, EngineOptions};
 use featscope::model::Model;
 use featscope::pipeline::{Analyzer, RunConfig, Selection};
 use featscope::preprocess;
-use featscope::render::{Colormap, Normalization};
 use featscope::snapshot::{write_snapshot, SnapshotOptions};
 use std::path::{Path, PathBuf};
 
@@ -18,18 +17,7 @@ fn models() -> PathBuf {
 }
 
 fn options() -> SnapshotOptions {
-    SnapshotOptions {
-        colormap: Colormap::Viridis,
-        normalization: Normalization::PerChannel,
-        scale: None,
-        tile_labels: false,
-        overlay: false,
-        npy: false,
-        print: false,
-        filters: false,
-        cam: None,
-        montage: None,
-    }
+    SnapshotOptions::default()
 }
 
 fn bench_model(c: &mut Criterion, file: &str, group_name: &str) {

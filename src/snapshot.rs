@@ -16,7 +16,8 @@ use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug)]
+/// The defaults are `featscope snapshot`'s: viridis, per-channel, nothing optional written.
+#[derive(Clone, Debug, Default)]
 pub struct SnapshotOptions {
     pub colormap: Colormap,
     pub normalization: Normalization,
@@ -225,6 +226,13 @@ pub fn encode_indexed_png(img: &render::IndexedImage) -> Result<Vec<u8>> {
     render::png::encode_indexed(img).context("PNG encoding failed")
 }
 
+/// A float32 array as `.npy` bytes (`numpy.load` reads them).
+fn encode_npy(arr: &impl ndarray_npy::WriteNpyExt) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    arr.write_npy(&mut buf).context("npy encoding failed")?;
+    Ok(buf)
+}
+
 pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>> {
     render::png::encode_rgb(img).context("PNG encoding failed")
 }
@@ -329,9 +337,7 @@ fn write_evidence(
     if opts.npy {
         let arr = ndarray::Array2::from_shape_vec((map.height, map.width), map.values.clone())
             .context("evidence map shape")?;
-        let mut buf = Vec::new();
-        ndarray_npy::WriteNpyExt::write_npy(&arr, &mut buf).context("npy encoding failed")?;
-        files.push((format!("{stem}.npy"), buf));
+        files.push((format!("{stem}.npy"), encode_npy(&arr)?));
     }
     for (name, bytes) in &files {
         write_atomic(&out.join(name), bytes)?;
@@ -411,9 +417,7 @@ fn write_layer(
         let arr =
             ndarray::Array3::from_shape_vec((fm.channels, fm.height, fm.width), fm.data.clone())
                 .context("activation shape")?;
-        let mut buf = Vec::new();
-        ndarray_npy::WriteNpyExt::write_npy(&arr, &mut buf).context("npy encoding failed")?;
-        files.push((format!("{stem}.npy"), buf));
+        files.push((format!("{stem}.npy"), encode_npy(&arr)?));
     }
     for (name, bytes) in &files {
         write_atomic(&out.join(name), bytes)?;

@@ -9,22 +9,6 @@ use featscope::model::proto::data_type::{FLOAT, INT64};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn featscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featscope"))
-        .args(args)
-        .env_remove("ORT_DYLIB_PATH")
-        .output()
-        .expect("featscope runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// Asserts a failure: the exit code, exactly one `featscope: error:` line naming `needle`, no panic.
 fn assert_fails(o: &Output, code: i32, needle: &str) {
     let err = stderr(o);

@@ -11,22 +11,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn featscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featscope"))
-        .args(args)
-        .env_remove("ORT_DYLIB_PATH")
-        .output()
-        .expect("featscope runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn report(out: &Path) -> Value {
     let bytes = std::fs::read(out.join("compare.json")).expect("compare.json");
     serde_json::from_slice(&bytes).expect("JSON")

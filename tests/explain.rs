@@ -16,19 +16,7 @@ use featscope::model::Model;
 use featscope::pipeline::{Analyzer, Selection};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn featscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featscope"))
-        .args(args)
-        .env_remove("ORT_DYLIB_PATH")
-        .output()
-        .expect("featscope runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use std::process::Command;
 
 fn summary(out: &Path) -> Value {
     let bytes = std::fs::read(out.join("summary.json")).expect("summary.json");

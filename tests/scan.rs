@@ -16,18 +16,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn featscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featscope"))
-        .args(args)
-        .env_remove("ORT_DYLIB_PATH")
-        .output()
-        .expect("featscope runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 fn ok(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

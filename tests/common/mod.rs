@@ -9,6 +9,24 @@ use featscope::model::Model;
 use featscope::pipeline::{Analyzer, RunConfig, Selection};
 use std::path::{Path, PathBuf};
 
+/// The built binary, with no ORT_DYLIB_PATH from the caller's environment.
+pub fn featscope(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_featscope"))
+        .args(args)
+        .env_remove("ORT_DYLIB_PATH")
+        .output()
+        .expect("featscope runs")
+}
+
+/// A path as an argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 pub fn models_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models")
 }
