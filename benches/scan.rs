@@ -47,6 +47,20 @@ fn throughput(c: &mut Criterion) {
         })
         .collect();
 
+    // A scan as `featscope scan MODEL DATA` runs it (montages apart, which are for reports).
+    let every_layer = ScanJob {
+        model: model_path.clone(),
+        data: data.clone(),
+        out: dir.path().join("scan"),
+        layers: Vec::new(),
+        batch: 32,
+        top: 9,
+        shard: None,
+        resume: false,
+        strict: false,
+        montages: false,
+        run: config.clone(),
+    };
     let mut group = c.benchmark_group("efficientnet_lite0 scan, 500 images");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(30));
@@ -91,17 +105,8 @@ fn throughput(c: &mut Criterion) {
             })
         });
         let job = ScanJob {
-            model: model_path.clone(),
-            data: data.clone(),
-            out: dir.path().join("scan"),
             layers: patterns,
-            batch: 32,
-            top: 9,
-            shard: None,
-            resume: false,
-            strict: false,
-            montages: false,
-            run: config.clone(),
+            ..every_layer.clone()
         };
         group.bench_function(
             format!("{name}: scan (decode, run, reduce, checkpoint, write)"),
@@ -111,19 +116,7 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 
     // Eight shards of the same folder, every feature map, merged.
-    let job = ScanJob {
-        model: model_path.clone(),
-        data: data.clone(),
-        out: dir.path().join("scan"),
-        layers: Vec::new(),
-        batch: 32,
-        top: 9,
-        shard: None,
-        resume: false,
-        strict: false,
-        montages: false,
-        run: config.clone(),
-    };
+    let job = every_layer;
     let shards: Vec<PathBuf> = (1..=8)
         .map(|i| {
             let out = dir.path().join(format!("shard-{i}"));
