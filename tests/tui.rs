@@ -884,7 +884,11 @@ fn efficientnet_view() -> Viewer {
                 .expect("cam"),
         );
     }
-    let mut view = Viewer::new(App::new(AppOptions::default()), AREA);
+    let opts = AppOptions {
+        export_dir: std::env::temp_dir().join(format!("featscope-tui-{}", std::process::id())),
+        ..AppOptions::default()
+    };
+    let mut view = Viewer::new(App::new(opts), AREA);
     view.app.set_model(model);
     view.app.on_message(Msg::Ready(Box::new(acts)));
     // Before the maps arrive, x says they are coming.
@@ -918,6 +922,22 @@ fn x_shows_where_each_top_class_came_from() {
         s.contains(" 34.8%▸Egyptian cat") && !s.contains(" 39.4%▸"),
         "{s}"
     );
+    // e writes what is on screen: the evidence map, as snapshot --cam would.
+    match press(&mut view, &["e"]) {
+        Some(Effect::Export(job)) => {
+            let files = job.run().expect("export");
+            let names: Vec<String> = files
+                .iter()
+                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            assert!(
+                names.contains(&"cam_285_overlay.png".to_string()),
+                "{names:?}"
+            );
+            let _ = std::fs::remove_dir_all(&job.dir);
+        }
+        _ => panic!("e should export"),
+    }
     press(&mut view, &["x", "x", "x", "x"]);
     assert!(
         screen(&mut view, 120, 36).contains("(282) 1/5"),

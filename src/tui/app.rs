@@ -180,17 +180,20 @@ pub struct ExportJob {
     pub tensor: String,
     pub dir: PathBuf,
     pub options: SnapshotOptions,
+    /// The evidence map on screen, written as `snapshot --cam` writes it.
+    pub evidence: Option<Evidence>,
 }
 
 impl ExportJob {
     pub fn run(&self) -> anyhow::Result<Vec<PathBuf>> {
-        crate::snapshot::write_snapshot(
+        crate::snapshot::write_snapshot_with(
             &self.acts,
             &self.model,
             &self.image,
             Some(std::slice::from_ref(&self.tensor)),
             &self.dir,
             &self.options,
+            self.evidence.as_ref(),
         )
     }
 }
@@ -1164,15 +1167,14 @@ impl App {
             options: SnapshotOptions {
                 colormap: self.colormap,
                 normalization: self.normalization,
-                scale: None,
-                tile_labels: false,
                 overlay: self.view == View::Overlay,
-                npy: false,
-                print: false,
-                filters: false,
-                cam: None,
-                montage: None,
+                // The pictures on screen are exported: the kernels, the evidence map.
+                filters: self.view == View::Filters,
+                ..SnapshotOptions::default()
             },
+            evidence: (self.view == View::Evidence)
+                .then(|| self.evidence().map(|e| e.evidence.clone()))
+                .flatten(),
         })))
     }
 }
