@@ -405,3 +405,65 @@ fn a_free_batch_axis_runs_images_together_with_the_same_figures() {
         }
     }
 }
+
+#[test]
+fn hostile_scan_files_are_refused_or_not_resumed_from() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 2);
+    let model_path = model("efficientnet_lite0.onnx");
+    let out = dir.path().join("out");
+    ok(&featscope(&[
+        "scan",
+        s(&model_path),
+        s(&data),
+        "--layer",
+        "0",
+        "--backend",
+        "tract",
+        "--out",
+        s(&out),
+    ]));
+    // A result whose lists are shorter than its channels, and a hit naming no file.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("scan.json")).expect("read")).expect("json");
+    json["layers"][0]["stats"]["max"] = serde_json::json!([1.0]);
+    let short = dir.path().join("short");
+    std::fs::create_dir_all(&short).expect("dir");
+    std::fs::write(short.join("scan.json"), json.to_string()).expect("write");
+    let r = featscope(&[
+        "scan",
+        "merge",
+        s(&short),
+        "--out",
+        s(&dir.path().join("m")),
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = stderr(&r);
+    assert!(
+        err.contains("do not match") && err.lines().count() == 1,
+        "{err}"
+    );
+
+    // A checkpoint that does not add up is not resumed from: the scan starts over, whole.
+    std::fs::write(out.join("scan.partial.json"), b"{\"fingerprint\": 1}").expect("write");
+    let r = featscope(&[
+        "scan",
+        s(&model_path),
+        s(&data),
+        "--layer",
+        "0",
+        "--backend",
+        "tract",
+        "--resume",
+        "--out",
+        s(&out),
+    ]);
+    ok(&r);
+    assert!(
+        stderr(&r).contains("no usable checkpoint"),
+        "{}",
+        stderr(&r)
+    );
+    assert_eq!(ScanResult::read(&out).expect("result").scanned, 2);
+}

@@ -120,7 +120,30 @@ impl ScanResult {
                 sanitize(&result.format)
             );
         }
+        if !result.is_consistent() {
+            bail!(
+                "{}: the per-channel lists do not match the channel counts",
+                path.display()
+            );
+        }
         Ok(result)
+    }
+
+    /// Every layer's lists as long as its channels, every hit naming a listed file.
+    fn is_consistent(&self) -> bool {
+        let files = self.files.len();
+        self.layers.iter().all(|l| {
+            let s = &l.stats;
+            s.is_consistent(self.top)
+                && l.mean.len() == s.channels
+                && l.max.len() == s.channels
+                && l.dead_fraction.len() == s.channels
+                && s.top_by_max
+                    .iter()
+                    .chain(&s.top_by_mean)
+                    .flatten()
+                    .all(|h| (h.image as usize) < files)
+        })
     }
 
     pub fn layer(&self, tensor: &str) -> Option<&ScanLayer> {
@@ -257,7 +280,14 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
             "{}: the checkpoint is for another model, folder or settings; remove it or drop --resume",
             checkpoint_path.display()
         ),
-        _ => (
+        found => {
+            if found.is_some() {
+                eprintln!(
+                    "featscope: no usable checkpoint in {}; scanning from the start",
+                    sanitize(&job.out.display().to_string())
+                );
+            }
+            (
             ScanResult {
                 format: FORMAT.into(),
                 model: model_name.clone(),
@@ -269,7 +299,8 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
                 layers: Vec::new(),
             },
             0,
-        ),
+        )
+        }
     };
 
     let progress = std::io::stderr().is_terminal().then(|| {
@@ -546,7 +577,15 @@ fn declared_size(model: &Model, tensor: &str) -> (Option<usize>, Option<usize>) 
 
 fn read_checkpoint(path: &Path) -> Option<Checkpoint> {
     let bytes = crate::files::read_limited(path, 4 << 30, "a scan checkpoint").ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let checkpoint: Checkpoint = serde_json::from_slice(&bytes).ok()?;
+    // Figures that would not add up are not resumed from.
+    let top = checkpoint.result.top;
+    checkpoint
+        .result
+        .layers
+        .iter()
+        .all(|l| l.stats.is_consistent(top))
+        .then_some(checkpoint)
 }
 
 fn save_checkpoint(

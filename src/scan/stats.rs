@@ -154,6 +154,22 @@ impl LayerStats {
         }
     }
 
+    /// Whether every per-channel list has one entry per channel (a file read back, e.g. a
+    /// checkpoint, is checked before use).
+    pub fn is_consistent(&self, top: usize) -> bool {
+        let n = self.channels;
+        self.mean_sums.len() == n
+            && self.max.len() == n
+            && self.dead_images.len() == n
+            && self.top_by_max.len() == n
+            && self.top_by_mean.len() == n
+            && self
+                .top_by_max
+                .iter()
+                .chain(&self.top_by_mean)
+                .all(|h| h.len() <= top)
+    }
+
     pub fn mean(&self, c: usize) -> f64 {
         from_fixed(self.mean_sums[c]) / self.images.max(1) as f64
     }
