@@ -246,3 +246,173 @@ pub fn conv_kernels(
         _ => Ok(None),
     }
 }
+
+/// How much of the input one position of a feature map sees, per axis (height, width): the
+/// receptive field's side in input pixels, and the step in input pixels between neighbouring
+/// positions. `None` for a tensor that sees the whole input (after a global pooling or a
+/// fully connected layer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceptiveField {
+    pub size: [u64; 2],
+    pub step: [u64; 2],
+}
+
+/// Every image-dependent tensor's receptive field, from the kernels, strides and dilations of
+/// the convolutions and poolings between it and the input (the largest over a node's inputs;
+/// ops that mix positions otherwise make it the whole input).
+pub fn receptive_fields(
+    model: &Model,
+) -> Result<HashMap<String, Option<ReceptiveField>>, ModelError> {
+    let constants = Constants::of(model)?;
+    let mut fields: HashMap<String, Option<ReceptiveField>> = model
+        .inputs
+        .iter()
+        .map(|i| {
+            (
+                i.name.clone(),
+                Some(ReceptiveField {
+                    size: [1, 1],
+                    step: [1, 1],
+                }),
+            )
+        })
+        .collect();
+    // Ops that keep every position where it is (elementwise, per-channel, shape of channels).
+    const LOCAL: [&str; 22] = [
+        "Relu",
+        "Clip",
+        "Sigmoid",
+        "HardSigmoid",
+        "HardSwish",
+        "Tanh",
+        "LeakyRelu",
+        "PRelu",
+        "Elu",
+        "Selu",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "BatchNormalization",
+        "Concat",
+        "Identity",
+        "Dropout",
+        "Cast",
+        "Softplus",
+        "Mish",
+        "Transpose",
+    ];
+    for node in &constants.graph().node {
+        let inputs: Vec<Option<ReceptiveField>> = node
+            .input
+            .iter()
+            .filter_map(|i| fields.get(i).copied())
+            .collect();
+        if inputs.is_empty() {
+            continue;
+        }
+        let widest = inputs.iter().try_fold(
+            ReceptiveField {
+                size: [1, 1],
+                step: [1, 1],
+            },
+            |acc, f| {
+                f.map(|f| ReceptiveField {
+                    size: [acc.size[0].max(f.size[0]), acc.size[1].max(f.size[1])],
+                    step: [acc.step[0].max(f.step[0]), acc.step[1].max(f.step[1])],
+                })
+            },
+        );
+        let out = match (node.op_type.as_str(), widest) {
+            (_, None) => None,
+            ("Conv" | "MaxPool" | "AveragePool" | "LpPool", Some(f)) => {
+                let kernel = attr_ints(node, "kernel_shape")
+                    .map(<[i64]>::to_vec)
+                    .or_else(|| {
+                        // A Conv may leave the kernel to its weight's shape.
+                        let w = node.input.get(1)?;
+                        let dims = constants.weight_dims(w)?;
+                        (dims.len() == 4).then(|| dims[2..].to_vec())
+                    });
+                let strides = attr_ints(node, "strides").map(<[i64]>::to_vec);
+                let dilations = attr_ints(node, "dilations").map(<[i64]>::to_vec);
+                kernel.filter(|k| k.len() == 2).map(|k| {
+                    let at = |v: &Option<Vec<i64>>, i: usize| {
+                        v.as_ref()
+                            .and_then(|v| v.get(i))
+                            .copied()
+                            .unwrap_or(1)
+                            .max(1) as u64
+                    };
+                    let mut next = f;
+                    for axis in 0..2 {
+                        let span = at(&dilations, axis) * (k[axis].max(1) as u64 - 1);
+                        next.size[axis] =
+                            f.size[axis].saturating_add(span.saturating_mul(f.step[axis]));
+                        next.step[axis] = f.step[axis].saturating_mul(at(&strides, axis));
+                    }
+                    next
+                })
+            }
+            (op, Some(f)) if LOCAL.contains(&op) => Some(f),
+            _ => None,
+        };
+        for o in &node.output {
+            fields.insert(o.clone(), out);
+        }
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::builder::{attr_ints, tensor_f32, Dim, GraphBuilder};
+    use crate::model::proto::data_type::FLOAT;
+    use std::path::Path;
+
+    #[test]
+    fn receptive_fields_grow_with_kernels_strides_and_dilations() {
+        let d = |v: &[i64]| v.iter().map(|&x| Dim::Fixed(x)).collect::<Vec<_>>();
+        let mut g = GraphBuilder::new("rf", 13);
+        g.input("x", FLOAT, &d(&[1, 1, 32, 32]))
+            .initializer(tensor_f32("w1", &[1, 1, 3, 3], &[0.1; 9]))
+            .initializer(tensor_f32("w2", &[1, 1, 3, 3], &[0.1; 9]))
+            .node(
+                "Conv",
+                "c1",
+                &["x", "w1"],
+                &["c1"],
+                vec![attr_ints("strides", &[2, 2])],
+            )
+            .node("Relu", "r1", &["c1"], &["r1"], vec![])
+            .node(
+                "Conv",
+                "c2",
+                &["r1", "w2"],
+                &["c2"],
+                vec![attr_ints("dilations", &[2, 1])],
+            )
+            .node(
+                "MaxPool",
+                "p",
+                &["c2"],
+                &["p"],
+                vec![
+                    attr_ints("kernel_shape", &[2, 2]),
+                    attr_ints("strides", &[2, 2]),
+                ],
+            )
+            .node("GlobalAveragePool", "g", &["p"], &["g"], vec![])
+            .output("g", FLOAT, &d(&[1, 1, 1, 1]));
+        let model = Model::from_bytes(Path::new("rf.onnx"), g.finish_bytes("t").into()).unwrap();
+        let f = receptive_fields(&model).unwrap();
+        let rf = |t: &str| f[t].map(|r| (r.size, r.step));
+        assert_eq!(rf("c1"), Some(([3, 3], [2, 2])));
+        assert_eq!(rf("r1"), rf("c1"));
+        // Dilation 2 on the height: a 5-row kernel over a step of 2.
+        assert_eq!(rf("c2"), Some(([3 + 4 * 2, 3 + 2 * 2], [2, 2])));
+        assert_eq!(rf("p"), Some(([11 + 2, 7 + 2], [4, 4])));
+        assert_eq!(rf("g"), None, "a global pooling sees everything");
+    }
+}

@@ -78,6 +78,11 @@ impl Constants {
             })
     }
 
+    /// A constant's shape, without reading its values.
+    pub fn weight_dims(&self, name: &str) -> Option<Vec<i64>> {
+        self.by_name().get(name).map(|t| t.dims.clone())
+    }
+
     /// An integer constant (axes, shapes), for reading ops' inputs.
     pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
         let t = self.by_name().get(name).copied()?;

@@ -21,20 +21,27 @@ pub fn path(dir: &Path, layer_stem: &str, channel: usize) -> PathBuf {
         .join(format!("c{channel}.png"))
 }
 
+/// The smallest crop drawn, in input pixels: a first layer's 3-pixel field would be a blur.
+const MIN_CROP: u32 = 16;
+
 /// One montage tile: the crop of `base` (the image as fed) around the peak at (y, x) of the
-/// channel's `h × w` map — three map cells a side (at least 24 px), the whole picture at most —
-/// with the map (bilinear, scaled to its own range) blended over it.
+/// channel's `h × w` map — the position's receptive field (`field`: its side in input pixels;
+/// `None`: the whole picture), at least 16 px — with the map (bilinear, scaled to its own
+/// range) blended over it.
 pub fn tile(
     base: &RgbImage,
     channel: &[f32],
     (h, w): (usize, usize),
     (y, x): (u32, u32),
+    field: Option<u64>,
 ) -> RgbImage {
     let (bw, bh) = base.dimensions();
     let (h, w) = (h.max(1), w.max(1));
-    let cell = (bw as f64 / w as f64).max(bh as f64 / h as f64);
     let small = bw.min(bh).max(1);
-    let side = ((3.0 * cell).round() as u32).clamp(24.min(small), small);
+    let side = field
+        .map(|f| f.min(small as u64) as u32)
+        .unwrap_or(small)
+        .clamp(MIN_CROP.min(small), small);
     let cx = ((x as f64 + 0.5) * bw as f64 / w as f64) as i64;
     let cy = ((y as f64 + 0.5) * bh as f64 / h as f64) as i64;
     let half = side as i64 / 2;
@@ -98,6 +105,17 @@ pub fn write_all(
     out: &Path,
 ) -> Result<usize> {
     let stems = crate::snapshot::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
+    // Each layer's receptive field, by the (cleaned) tensor name scan.json keeps.
+    let fields: std::collections::HashMap<String, Option<u64>> =
+        crate::model::structure::receptive_fields(&analyzer.model)?
+            .into_iter()
+            .map(|(t, f)| {
+                (
+                    crate::text::sanitize(&t),
+                    f.map(|f| f.size[0].max(f.size[1])),
+                )
+            })
+            .collect();
     // For each image: the (layer, channel, rank) tiles it fills.
     let mut wanted: BTreeMap<u32, Vec<(usize, usize, usize)>> = BTreeMap::new();
     for (li, layer) in result.layers.iter().enumerate() {
@@ -158,6 +176,7 @@ pub fn write_all(
                     fm.channel(c),
                     (fm.height, fm.width),
                     (hit.y, hit.x),
+                    fields.get(&layer.tensor).copied().flatten(),
                 );
                 let slots = tiles
                     .entry((li, c))
