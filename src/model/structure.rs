@@ -345,8 +345,8 @@ pub fn receptive_fields(
                             .max(1) as u64
                     };
                     let mut next = f;
-                    for axis in 0..2 {
-                        let span = at(&dilations, axis) * (k[axis].max(1) as u64 - 1);
+                    for (axis, &side) in k.iter().enumerate() {
+                        let span = at(&dilations, axis) * (side.max(1) as u64 - 1);
                         next.size[axis] =
                             f.size[axis].saturating_add(span.saturating_mul(f.step[axis]));
                         next.step[axis] = f.step[axis].saturating_mul(at(&strides, axis));
