@@ -133,15 +133,8 @@ impl Analyzer {
         let mut scores = Vec::with_capacity(inputs.len());
         progress(0, inputs.len());
         for group in inputs.chunks(batch) {
-            let Some(first) = group.first() else { continue };
-            let mut shape = first.shape.clone();
-            if let Some(n) = shape.first_mut() {
-                *n = group.len();
-            }
-            let input = crate::engine::InputTensor {
-                name: first.name.clone(),
-                shape,
-                data: group.iter().flat_map(|i| i.data.iter().copied()).collect(),
+            let Some(input) = crate::engine::InputTensor::stack(group.iter()) else {
+                continue;
             };
             let Some((_, engine)) = self.scorer.as_mut() else {
                 anyhow::bail!("the scoring engine could not be opened");
@@ -298,21 +291,51 @@ impl Analyzer {
             &self.geometry,
             &self.preprocess,
         )?;
+        // Refused before the input tensor is even made.
         let shape = self.geometry.tensor_shape(target);
-        let raw = match self.check_memory(image_path, &shape).and_then(|()| {
-            let prepared = preprocess::prepare(img, image_path, &self.geometry, &self.preprocess)?;
-            let path = self.model.path.clone();
-            let engine = self.engine()?;
-            let started = Instant::now();
-            let raw = guard(&path, || engine.run(&prepared.tensor))?;
-            Ok((prepared, raw, started.elapsed()))
-        }) {
+        if let Err(e) = self.check_memory(image_path, &shape) {
+            return Err(self.explain_failure(e, image_path, target));
+        }
+        let prepared = preprocess::prepare(img, image_path, &self.geometry, &self.preprocess)?;
+        self.run_prepared(prepared, image_path)
+    }
+
+    /// Runs the model on an image already prepared (e.g. on another thread).
+    pub fn compute_prepared(
+        &mut self,
+        prepared: preprocess::Prepared,
+        image_path: &Path,
+    ) -> Result<Activations> {
+        if let Err(e) = self.check_memory(image_path, &prepared.tensor.shape) {
+            return Err(self.explain_failure(e, image_path, prepared.shown.dimensions()));
+        }
+        self.run_prepared(prepared, image_path)
+    }
+
+    /// The engine on one prepared image, its memory already checked.
+    fn run_prepared(
+        &mut self,
+        prepared: preprocess::Prepared,
+        image_path: &Path,
+    ) -> Result<Activations> {
+        let (raw, inference) = match self.run_engine(&prepared.tensor) {
             Ok(done) => done,
-            Err(e) => return Err(self.explain_failure(e, image_path, target)),
+            Err(e) => return Err(self.explain_failure(e, image_path, prepared.shown.dimensions())),
         };
-        let (prepared, raw, inference) = raw;
         self.last_input = Some(prepared.tensor);
         self.activations(raw, prepared.shown, &prepared.description, inference)
+    }
+
+    /// One timed engine run.
+    fn run_engine(
+        &mut self,
+        input: &crate::engine::InputTensor,
+    ) -> Result<(Vec<crate::engine::RawTensor>, std::time::Duration)> {
+        let path = self.model.path.clone();
+        let engine = self.engine()?;
+        let started = Instant::now();
+        let raw = guard(&path, || engine.run(input))?;
+        Ok((raw, started.elapsed()))
     }
 
     /// Sorts one image's tensors into layers, with the top-5 when the model has labels.
@@ -351,29 +374,6 @@ impl Analyzer {
         })
     }
 
-    /// Runs the model on an image already prepared (e.g. on another thread).
-    pub fn compute_prepared(
-        &mut self,
-        prepared: preprocess::Prepared,
-        image_path: &Path,
-    ) -> Result<Activations> {
-        let target = prepared.shown.dimensions();
-        let shape = prepared.tensor.shape.clone();
-        let raw = match self.check_memory(image_path, &shape).and_then(|()| {
-            let path = self.model.path.clone();
-            let engine = self.engine()?;
-            let started = Instant::now();
-            let raw = guard(&path, || engine.run(&prepared.tensor))?;
-            Ok((raw, started.elapsed()))
-        }) {
-            Ok(done) => done,
-            Err(e) => return Err(self.explain_failure(e, image_path, target)),
-        };
-        let (raw, inference) = raw;
-        self.last_input = Some(prepared.tensor);
-        self.activations(raw, prepared.shown, &prepared.description, inference)
-    }
-
     /// Runs several prepared images: as one batch when the model's batch axis is free and they
     /// have the same size, else one by one. One result per image, in order; one image's
     /// failure is its own (a failed batch is run again image by image).
@@ -395,19 +395,9 @@ impl Analyzer {
         let mut shape = prepared[0].tensor.shape.clone();
         shape[0] = n;
         let run = self.check_memory(paths[0], &shape).and_then(|()| {
-            let input = crate::engine::InputTensor {
-                name: prepared[0].tensor.name.clone(),
-                shape: shape.clone(),
-                data: prepared
-                    .iter()
-                    .flat_map(|p| p.tensor.data.iter().copied())
-                    .collect(),
-            };
-            let path = self.model.path.clone();
-            let engine = self.engine()?;
-            let started = Instant::now();
-            let raw = guard(&path, || engine.run(&input))?;
-            Ok((raw, started.elapsed()))
+            let input = crate::engine::InputTensor::stack(prepared.iter().map(|p| &p.tensor))
+                .context("no images")?;
+            self.run_engine(&input)
         });
         let Ok((raw, inference)) = run else {
             // Run them alone: each failure is then said for its own image.

@@ -131,6 +131,22 @@ pub struct InputTensor {
     pub data: Vec<f32>,
 }
 
+impl InputTensor {
+    /// Several inputs of one shape (each a batch of one) as one batch: the first axis counts
+    /// them. `None` for no inputs.
+    pub fn stack<'a>(items: impl ExactSizeIterator<Item = &'a InputTensor>) -> Option<InputTensor> {
+        let n = items.len();
+        let mut items = items.peekable();
+        let first = items.peek()?;
+        let (name, mut shape) = (first.name.clone(), first.shape.clone());
+        if let Some(batch) = shape.first_mut() {
+            *batch = n;
+        }
+        let data = items.flat_map(|i| i.data.iter().copied()).collect();
+        Some(InputTensor { name, shape, data })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum TensorData {
     F32(Vec<f32>),
