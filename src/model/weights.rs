@@ -2,7 +2,7 @@
 //! evidence maps and kernel pictures are made of. Decoded on demand, one tensor at a time; the
 //! rest of the model stays in its bytes.
 
-use super::proto::{attribute_type, data_type, GraphProto, ModelProto, TensorProto};
+use super::proto::{attribute_type, data_type, GraphProto, ModelProto, NodeProto, TensorProto};
 use super::{Model, ModelError};
 use crate::text::sanitize;
 use prost::Message;
@@ -20,6 +20,15 @@ pub struct Weight {
 /// The model's graph with every constant tensor by name.
 pub struct Constants {
     graph: GraphProto,
+    /// Where each constant is: built once, looked up for every weight and every op's input.
+    index: HashMap<String, Place>,
+}
+
+#[derive(Clone, Copy)]
+enum Place {
+    Initializer(usize),
+    /// A `Constant` node's `value`.
+    Node(usize),
 }
 
 impl Constants {
@@ -28,46 +37,38 @@ impl Constants {
             path: model.path.display().to_string(),
             reason: format!("truncated or corrupt protobuf: {e}"),
         })?;
-        Ok(Constants {
-            graph: proto.graph.unwrap_or_default(),
-        })
+        let graph = proto.graph.unwrap_or_default();
+        let mut index: HashMap<String, Place> = graph
+            .initializer
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), Place::Initializer(i)))
+            .collect();
+        for (i, node) in graph.node.iter().enumerate() {
+            if node.op_type == "Constant" && constant_value(node).is_some() {
+                if let Some(out) = node.output.first() {
+                    index.insert(out.clone(), Place::Node(i));
+                }
+            }
+        }
+        Ok(Constants { graph, index })
     }
 
     pub fn graph(&self) -> &GraphProto {
         &self.graph
     }
 
-    /// Every constant tensor by name: initializers, then `Constant` nodes' `value`.
-    fn by_name(&self) -> HashMap<&str, &TensorProto> {
-        let mut found: HashMap<&str, &TensorProto> = self
-            .graph
-            .initializer
-            .iter()
-            .map(|t| (t.name.as_str(), t))
-            .collect();
-        for node in &self.graph.node {
-            if node.op_type != "Constant" {
-                continue;
-            }
-            let value = node
-                .attribute
-                .iter()
-                .find(|a| a.name == "value" && a.r#type == attribute_type::TENSOR)
-                .and_then(|a| a.t.as_ref());
-            if let (Some(out), Some(t)) = (node.output.first(), value) {
-                found.insert(out.as_str(), t);
-            }
+    /// The constant tensor `name`: an initializer, or a `Constant` node's `value`.
+    fn tensor(&self, name: &str) -> Option<&TensorProto> {
+        match *self.index.get(name)? {
+            Place::Initializer(i) => self.graph.initializer.get(i),
+            Place::Node(i) => self.graph.node.get(i).and_then(constant_value),
         }
-        found
-    }
-
-    pub fn is_constant(&self, name: &str) -> bool {
-        self.by_name().contains_key(name)
     }
 
     /// The tensor `name` as float32, or `None` when it is not a constant.
     pub fn weight(&self, model: &Model, name: &str) -> Result<Option<Weight>, ModelError> {
-        let Some(tensor) = self.by_name().get(name).copied() else {
+        let Some(tensor) = self.tensor(name) else {
             return Ok(None);
         };
         decode(tensor, &model.dir())
@@ -80,12 +81,12 @@ impl Constants {
 
     /// A constant's shape, without reading its values.
     pub fn weight_dims(&self, name: &str) -> Option<Vec<i64>> {
-        self.by_name().get(name).map(|t| t.dims.clone())
+        self.tensor(name).map(|t| t.dims.clone())
     }
 
     /// An integer constant (axes, shapes), for reading ops' inputs.
     pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
-        let t = self.by_name().get(name).copied()?;
+        let t = self.tensor(name)?;
         if t.data_type != data_type::INT64 || t.data_location != 0 {
             return None;
         }
@@ -99,6 +100,13 @@ impl Constants {
         }
         None
     }
+}
+
+fn constant_value(node: &NodeProto) -> Option<&TensorProto> {
+    node.attribute
+        .iter()
+        .find(|a| a.name == "value" && a.r#type == attribute_type::TENSOR)
+        .and_then(|a| a.t.as_ref())
 }
 
 /// The largest constant read this way: 1 G elements (4 GiB as float32).
