@@ -79,7 +79,7 @@ fn throughput(c: &mut Criterion) {
     let every: Vec<String> = model
         .sites
         .iter()
-        .filter(|s| s.declared.dims.as_ref().is_none_or(|d| d.len() == 4))
+        .filter(|s| s.may_be_feature_map())
         .map(|s| s.tensor.clone())
         .collect();
     let blocks: Vec<String> = model

@@ -279,6 +279,18 @@ pub const MAX_IMAGE_SIDE: u32 = 32_768;
 /// What one decoded image may allocate.
 pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
 
+/// File extensions taken as images when a folder is read.
+const IMAGE_EXTENSIONS: [&str; 10] = [
+    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "pnm", "ppm",
+];
+
+/// Whether a file in a folder of images is one of them, by its extension (any case).
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+}
+
 pub fn load_image(path: &Path) -> Result<DynamicImage, PreprocessError> {
     let err = |reason: String| PreprocessError::Image {
         path: path.display().to_string(),

@@ -400,17 +400,13 @@ fn write_layer(
         let overlay = render::render_overlay(fm, &acts.input_image, style.colormap, 0.5);
         files.push((format!("{stem}_overlay.png"), encode_png(&overlay)?));
     }
-    if let Some(w) = kernels {
-        if let [o, i, kh, kw] = w.dims[..] {
-            if let Some((img, view)) =
-                render::filters::render_kernels([o, i, kh, kw], &w.values, style.colormap)
-            {
-                files.push((format!("{stem}_filters.png"), encode_png(&img)?));
-                summary.filters = Some(view);
-                if opts.print {
-                    printed.push((format!("{} — filters", layer.name), img));
-                }
-            }
+    if let Some((img, view)) =
+        kernels.and_then(|w| render::filters::render_kernels(&w.dims, &w.values, style.colormap))
+    {
+        files.push((format!("{stem}_filters.png"), encode_png(&img)?));
+        summary.filters = Some(view);
+        if opts.print {
+            printed.push((format!("{} — filters", layer.name), img));
         }
     }
     if opts.npy {
@@ -577,10 +573,6 @@ pub struct BatchOutcome {
     pub failed: usize,
 }
 
-const IMAGE_EXTENSIONS: [&str; 10] = [
-    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "pnm", "ppm",
-];
-
 /// Arguments → images: folders expand to their images, sorted; other paths stay as given (a
 /// missing one then fails on its own). A folder with no image is one failure among the rest.
 fn expand_images(args: &[PathBuf]) -> Vec<Result<PathBuf>> {
@@ -595,12 +587,7 @@ fn expand_images(args: &[PathBuf]) -> Vec<Result<PathBuf>> {
         let mut found: Vec<PathBuf> = match listed {
             Ok(entries) => entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension()
-                            .and_then(|e| e.to_str())
-                            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
-                })
+                .filter(|p| p.is_file() && crate::preprocess::has_image_extension(p))
                 .collect(),
             Err(e) => {
                 out.push(Err(e));

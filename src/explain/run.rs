@@ -82,14 +82,23 @@ impl Evidence {
         }
     }
 
-    /// One line for the view and messages: "CAM · tiger cat (282) · /_swish_1/Clip".
-    pub fn caption(&self) -> String {
-        let what = match (&self.label, self.class) {
+    /// "tiger cat (282)", "class 7", or "class-agnostic".
+    pub fn class_text(&self) -> String {
+        match (&self.label, self.class) {
             (Some(l), Some(k)) => format!("{l} ({k})"),
             (None, Some(k)) => format!("class {k}"),
             _ => "class-agnostic".into(),
-        };
-        format!("{} · {what} · {}", self.method.name(), self.layer)
+        }
+    }
+
+    /// One line for messages: "cam · tiger cat (282) · /_swish_1/Clip".
+    pub fn caption(&self) -> String {
+        format!(
+            "{} · {} · {}",
+            self.method.name(),
+            self.class_text(),
+            self.layer
+        )
     }
 }
 
@@ -145,7 +154,7 @@ impl Explainer {
                         model
                             .sites
                             .iter()
-                            .filter(|s| s.declared.dims.as_ref().is_none_or(|d| d.len() == 4))
+                            .filter(|s| s.may_be_feature_map())
                             .map(|s| s.tensor.clone()),
                     );
                 }

@@ -112,6 +112,13 @@ pub struct TensorSite {
     pub layout: Layout,
 }
 
+impl TensorSite {
+    /// Whether the tensor can hold feature maps: declared 4-D, or of undeclared rank.
+    pub fn may_be_feature_map(&self) -> bool {
+        self.declared.dims.as_ref().is_none_or(|d| d.len() == 4)
+    }
+}
+
 #[derive(Clone)]
 pub struct Model {
     pub path: PathBuf,

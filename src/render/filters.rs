@@ -25,13 +25,17 @@ pub enum KernelView {
 const GAP: usize = 2;
 const MIN_TILE: usize = 24;
 
-/// The kernels of one convolution, drawn; `dims` is `[out, in, kh, kw]`.
+/// The kernels of one convolution, drawn; `dims` is `[out, in, kh, kw]` (`None` for any other
+/// shape, or values that do not fill it).
 pub fn render_kernels(
-    dims: [usize; 4],
+    dims: &[usize],
     values: &[f32],
     colormap: Colormap,
 ) -> Option<(RgbImage, KernelView)> {
-    let [out, inputs, kh, kw] = dims;
+    let &[out, inputs, kh, kw] = dims else {
+        return None;
+    };
+    let dims = [out, inputs, kh, kw];
     if out == 0 || inputs == 0 || kh == 0 || kw == 0 || values.len() != out * inputs * kh * kw {
         return None;
     }
@@ -103,7 +107,7 @@ mod tests {
         let mut values = vec![0f32; 2 * 3 * 2];
         values[0..2].fill(1.0); // filter 0, channel 0 (red)
         values[6 + 4..6 + 6].fill(1.0); // filter 1, channel 2 (blue)
-        let (img, view) = render_kernels([2, 3, 2, 1], &values, Colormap::Viridis).unwrap();
+        let (img, view) = render_kernels(&[2, 3, 2, 1], &values, Colormap::Viridis).unwrap();
         assert_eq!(view, KernelView::Rgb);
         assert_eq!(img.get_pixel(0, 0).0, [255, 0, 0]);
         let x = img.width() - 1;
@@ -113,20 +117,20 @@ mod tests {
     #[test]
     fn deeper_kernels_average_their_inputs_and_1x1_become_a_matrix() {
         let values: Vec<f32> = (0..4 * 2 * 3 * 3).map(|v| v as f32).collect();
-        let (img, view) = render_kernels([4, 2, 3, 3], &values, Colormap::Gray).unwrap();
+        let (img, view) = render_kernels(&[4, 2, 3, 3], &values, Colormap::Gray).unwrap();
         assert_eq!(view, KernelView::MeanOverInputs);
         // 2×2 tiles of 3×3 kernels at 8 px, 2 px gaps.
         assert_eq!((img.width(), img.height()), (50, 50));
         assert!(img.get_pixel(0, 0).0[0] < 5);
         assert!(img.get_pixel(23, 23).0[0] > 250);
         let (m, view) = render_kernels(
-            [2, 3, 1, 1],
+            &[2, 3, 1, 1],
             &[1.0, 0.0, -1.0, 0.5, 0.5, 0.5],
             Colormap::Gray,
         )
         .unwrap();
         assert_eq!(view, KernelView::Matrix);
         assert_eq!(m.width() / 3, m.height() / 2);
-        assert!(render_kernels([2, 3, 1, 1], &[1.0], Colormap::Gray).is_none());
+        assert!(render_kernels(&[2, 3, 1, 1], &[1.0], Colormap::Gray).is_none());
     }
 }

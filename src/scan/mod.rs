@@ -159,20 +159,17 @@ impl ScanResult {
 }
 
 /// The scan so far, written after every batch: a killed scan starts again from `next`.
+/// Written from a borrowed result (`R = &ScanResult`), read back as an owned one.
 #[derive(Serialize, Deserialize)]
-struct Checkpoint {
+struct Checkpoint<R> {
     /// Says which model, files, layers and settings the figures belong to.
     fingerprint: String,
     /// How many of this shard's images are done.
     next: usize,
-    result: ScanResult,
+    result: R,
 }
 
 const CHECKPOINT: &str = "scan.partial.json";
-
-const IMAGE_EXTENSIONS: [&str; 10] = [
-    "png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff", "pnm", "ppm",
-];
 
 /// Every image file under `dir` (sub-folders too), relative, sorted: the same list on every
 /// machine, so shards split it alike.
@@ -189,12 +186,7 @@ pub fn list_images(dir: &Path) -> Result<Vec<String>> {
             let name = rel.join(entry.file_name());
             if kind.is_dir() {
                 pending.push(name);
-            } else if kind.is_file()
-                && name
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
-            {
+            } else if kind.is_file() && crate::preprocess::has_image_extension(&name) {
                 if let Some(text) = name.to_str() {
                     found.push(text.to_string());
                 }
@@ -254,7 +246,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
             .model
             .sites
             .iter()
-            .filter(|s| s.declared.dims.as_ref().is_none_or(|d| d.len() == 4))
+            .filter(|s| s.may_be_feature_map())
             .map(|s| s.tensor.clone())
             .collect(),
     };
@@ -393,7 +385,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
                             reason,
                         }),
                         Reduce::BatchDone(next) => {
-                            save_checkpoint(&checkpoint_path, &fingerprint, next, &mut result)?;
+                            save_checkpoint(&checkpoint_path, &fingerprint, next, &result)?;
                         }
                     }
                 }
@@ -575,9 +567,9 @@ fn declared_size(model: &Model, tensor: &str) -> (Option<usize>, Option<usize>) 
     (fixed(h), fixed(w))
 }
 
-fn read_checkpoint(path: &Path) -> Option<Checkpoint> {
+fn read_checkpoint(path: &Path) -> Option<Checkpoint<ScanResult>> {
     let bytes = crate::files::read_limited(path, 4 << 30, "a scan checkpoint").ok()?;
-    let checkpoint: Checkpoint = serde_json::from_slice(&bytes).ok()?;
+    let checkpoint: Checkpoint<ScanResult> = serde_json::from_slice(&bytes).ok()?;
     // Figures that would not add up are not resumed from.
     let top = checkpoint.result.top;
     checkpoint
@@ -588,32 +580,14 @@ fn read_checkpoint(path: &Path) -> Option<Checkpoint> {
         .then_some(checkpoint)
 }
 
-fn save_checkpoint(
-    path: &Path,
-    fingerprint: &str,
-    next: usize,
-    result: &mut ScanResult,
-) -> Result<()> {
+fn save_checkpoint(path: &Path, fingerprint: &str, next: usize, result: &ScanResult) -> Result<()> {
     let checkpoint = Checkpoint {
         fingerprint: fingerprint.to_string(),
         next,
-        result: std::mem::replace(
-            result,
-            ScanResult {
-                format: String::new(),
-                model: String::new(),
-                files: Vec::new(),
-                top: 0,
-                shard: None,
-                scanned: 0,
-                skipped: Vec::new(),
-                layers: Vec::new(),
-            },
-        ),
+        result,
     };
-    let json = serde_json::to_vec(&checkpoint);
-    *result = checkpoint.result;
-    write_atomic(path, &json.context("scan checkpoint")?)
+    let json = serde_json::to_vec(&checkpoint).context("scan checkpoint")?;
+    write_atomic(path, &json)
 }
 
 fn host_name() -> String {

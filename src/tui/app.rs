@@ -85,16 +85,25 @@ pub struct ScanAttached {
     pub result: Arc<crate::scan::ScanResult>,
     /// The montage folder name of each scanned layer.
     pub stems: Vec<String>,
+    /// Each scanned layer's position, by its (cleaned) tensor name.
+    by_tensor: HashMap<String, usize>,
 }
 
 impl ScanAttached {
     pub fn read(dir: &std::path::Path) -> anyhow::Result<ScanAttached> {
         let result = crate::scan::ScanResult::read(dir)?;
         let stems = crate::snapshot::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
+        let by_tensor = result
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.tensor.clone(), i))
+            .collect();
         Ok(ScanAttached {
             dir: dir.to_path_buf(),
             result: Arc::new(result),
             stems,
+            by_tensor,
         })
     }
 }
@@ -559,11 +568,8 @@ impl App {
         let scan = self.opts.scan.as_ref()?;
         let layer = self.entries.get(i)?.layer?;
         let tensor = crate::text::sanitize(&self.acts.as_ref()?.layers.get(layer)?.tensor);
-        scan.result
-            .layers
-            .iter()
-            .enumerate()
-            .find(|(_, l)| l.tensor == tensor)
+        let at = *scan.by_tensor.get(&tensor)?;
+        Some((at, scan.result.layers.get(at)?))
     }
 
     pub fn scan(&self) -> Option<&ScanAttached> {
@@ -641,11 +647,8 @@ impl App {
             .and_then(|c| crate::model::structure::conv_kernels(&c, model, &tensor))
             .ok()
             .flatten();
-        let drawn = weight.as_ref().and_then(|w| match w.dims[..] {
-            [o, i, kh, kw] => {
-                crate::render::filters::render_kernels([o, i, kh, kw], &w.values, self.colormap)
-            }
-            _ => None,
+        let drawn = weight.as_ref().and_then(|w| {
+            crate::render::filters::render_kernels(&w.dims, &w.values, self.colormap)
         });
         self.kernels = Some(Kernels {
             entry: self.selected,

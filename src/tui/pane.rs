@@ -329,12 +329,7 @@ fn draw_single(
         (Subject::Evidence(k), _) => {
             if let Some(shown) = app.evidence() {
                 let e = &shown.evidence;
-                let class = match (&e.label, e.class) {
-                    (Some(l), Some(c)) => format!("{l} ({c})"),
-                    (None, Some(c)) => format!("class {c}"),
-                    (_, None) => "class-agnostic".into(),
-                };
-                spans.push(Span::styled(class, theme.accent()));
+                spans.push(Span::styled(e.class_text(), theme.accent()));
                 let n = app.evidence_count();
                 if n > 1 {
                     spans.push(Span::raw(format!(" {}/{n}", k + 1)));
