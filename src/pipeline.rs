@@ -98,6 +98,16 @@ impl Analyzer {
         self.engine_label.clone()
     }
 
+    /// What prepares images for this model on another thread.
+    pub fn preparer(&self) -> Preparer {
+        Preparer {
+            model_path: self.model.path.clone(),
+            geometry: self.geometry.clone(),
+            options: self.preprocess.clone(),
+            budget: self.budget.clone(),
+        }
+    }
+
     /// The tensor fed on the last run.
     pub fn last_input(&self) -> Option<&crate::engine::InputTensor> {
         self.last_input.as_ref()
@@ -113,12 +123,14 @@ impl Analyzer {
             .is_some_and(|d| d.fixed().is_none())
     }
 
-    /// Runs the model on each of `inputs` (each a batch of one, shaped like the last input) and
-    /// returns `tensor`'s values for each: in batches when the model takes them. `progress` hears
-    /// how many are done.
+    /// Runs the model on `count` inputs, the i-th made by `make(i)` when its batch runs (each a
+    /// batch of one, shaped alike), and returns `tensor`'s values for each: several at a time
+    /// when the model takes batches and they fit the memory budget, so that only one batch of
+    /// inputs is held. `progress` hears how many are done.
     pub fn score_inputs(
         &mut self,
-        inputs: &[crate::engine::InputTensor],
+        count: usize,
+        make: &mut dyn FnMut(usize) -> Result<crate::engine::InputTensor>,
         tensor: &str,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Vec<f32>>> {
@@ -128,19 +140,31 @@ impl Analyzer {
             let (engine, _) = guard(&model.path, || open_engine(model, &outputs, options))?;
             self.scorer = Some((tensor.to_string(), engine));
         }
-        let batch = if self.takes_batches() { SCORE_BATCH } else { 1 };
         let path = self.model.path.clone();
-        let mut scores = Vec::with_capacity(inputs.len());
-        progress(0, inputs.len());
-        for group in inputs.chunks(batch) {
+        let mut scores = Vec::with_capacity(count);
+        progress(0, count);
+        let mut batch = 1;
+        let mut next = 0;
+        while next < count {
+            let first = make(next)?;
+            if next == 0 && self.takes_batches() {
+                // The inputs of a batch, and their stacked copy, within the budget.
+                let each = (first.data.len() as u64).saturating_mul(8).max(1);
+                batch = SCORE_BATCH.min((self.budget.bytes / each).max(1) as usize);
+            }
+            let end = (next + batch).min(count);
+            let mut group = vec![first];
+            for i in next + 1..end {
+                group.push(make(i)?);
+            }
             let Some(input) = crate::engine::InputTensor::stack(group.iter()) else {
-                continue;
+                break;
             };
+            drop(group);
             let Some((_, engine)) = self.scorer.as_mut() else {
                 anyhow::bail!("the scoring engine could not be opened");
             };
-            let result = guard(&path, || engine.run(&input));
-            let raw = match result {
+            let raw = match guard(&path, || engine.run(&input)) {
                 Ok(raw) => raw,
                 Err(e) => {
                     self.scorer = None;
@@ -155,9 +179,10 @@ impl Analyzer {
                     crate::text::sanitize(tensor)
                 ),
             };
-            let per = values.len() / group.len();
+            let per = values.len() / (end - next);
             scores.extend(values.chunks_exact(per.max(1)).map(<[f32]>::to_vec));
-            progress(scores.len(), inputs.len());
+            next = end;
+            progress(scores.len(), count);
         }
         Ok(scores)
     }
@@ -202,27 +227,8 @@ impl Analyzer {
     /// Refuses a run on an input of `shape` whose tensors would not fit the memory budget:
     /// the input, every tensor asked for, and the engine's copy of the model.
     fn check_memory(&mut self, image_path: &Path, shape: &[usize]) -> Result<()> {
-        let model_path = self.model.path.display().to_string();
-        let refuse = |need: Option<u64>, what: &str, budget: &Budget| {
-            let need = need
-                .map(memory::human)
-                .unwrap_or_else(|| "more than 16 EiB".into());
-            anyhow::anyhow!(
-                "{model_path}: on {} the input is {} and the run would need about {need} ({what}), \
-                 over the memory budget of {} ({})",
-                image_path.display(),
-                shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"),
-                memory::human(budget.bytes),
-                budget.source
-            )
-        };
-        // The tensor, and the picture shown beside it (3 bytes a pixel).
-        let input = memory::product(shape, 4).and_then(|t| t.checked_add(t / 4 * 3 / 4));
         let budget = self.budget.clone();
-        if input.is_none_or(|b| b > budget.bytes) {
-            return Err(refuse(input, "for its input alone", &budget));
-        }
-        let input = input.unwrap_or(0);
+        let input = input_within_budget(&self.model.path, image_path, shape, &budget)?;
         let path = self.model.path.clone();
         let engine = self.engine()?;
         let known = guard(&path, || engine.output_bytes(shape))?;
@@ -249,11 +255,8 @@ impl Analyzer {
             .checked_add(outputs)
             .and_then(|n| n.checked_add(engine_copy));
         if need.is_none_or(|n| n > budget.bytes) {
-            return Err(refuse(
-                need,
-                &format!("{} tensors asked for", self.tensors.len()),
-                &budget,
-            ));
+            let what = format!("{} tensors asked for", self.tensors.len());
+            return Err(over_budget(&path, image_path, shape, need, &what, &budget));
         }
         Ok(())
     }
@@ -434,6 +437,88 @@ impl Analyzer {
             .zip(per_image)
             .map(|(p, raw)| self.activations(raw, p.shown, &p.description, inference / n as u32))
             .collect()
+    }
+}
+
+/// The refusal of a run over the memory budget, saying what it would take.
+fn over_budget(
+    model_path: &Path,
+    image_path: &Path,
+    shape: &[usize],
+    need: Option<u64>,
+    what: &str,
+    budget: &Budget,
+) -> anyhow::Error {
+    let need = need
+        .map(memory::human)
+        .unwrap_or_else(|| "more than 16 EiB".into());
+    anyhow::anyhow!(
+        "{}: on {} the input is {} and the run would need about {need} ({what}), \
+         over the memory budget of {} ({})",
+        model_path.display(),
+        image_path.display(),
+        shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("×"),
+        memory::human(budget.bytes),
+        budget.source
+    )
+}
+
+/// The bytes of an input of `shape` and the picture shown beside it (3 bytes a pixel), or the
+/// refusal when they alone exceed the budget: checked before the input is made.
+fn input_within_budget(
+    model_path: &Path,
+    image_path: &Path,
+    shape: &[usize],
+    budget: &Budget,
+) -> Result<u64> {
+    let input = memory::product(shape, 4).and_then(|t| t.checked_add(t / 4 * 3 / 4));
+    match input {
+        Some(bytes) if bytes <= budget.bytes => Ok(bytes),
+        _ => Err(over_budget(
+            model_path,
+            image_path,
+            shape,
+            input,
+            "for its input alone",
+            budget,
+        )),
+    }
+}
+
+/// Prepares images for the model off the model's thread: the input's size is checked against
+/// the memory budget before the tensor is made, as [`Analyzer::compute_image`] does.
+#[derive(Clone, Debug)]
+pub struct Preparer {
+    model_path: PathBuf,
+    geometry: InputGeometry,
+    options: PreprocessOptions,
+    budget: Budget,
+}
+
+impl Preparer {
+    pub fn prepare(
+        &self,
+        img: &image::DynamicImage,
+        image_path: &Path,
+    ) -> Result<preprocess::Prepared> {
+        let target = preprocess::target_size(
+            (img.width(), img.height()),
+            image_path,
+            &self.geometry,
+            &self.options,
+        )?;
+        let shape = self.geometry.tensor_shape(target);
+        input_within_budget(&self.model_path, image_path, &shape, &self.budget)?;
+        Ok(preprocess::prepare(
+            img,
+            image_path,
+            &self.geometry,
+            &self.options,
+        )?)
     }
 }
 

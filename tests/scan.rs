@@ -467,3 +467,41 @@ fn hostile_scan_files_are_refused_or_not_resumed_from() {
     );
     assert_eq!(ScanResult::read(&out).expect("result").scanned, 2);
 }
+
+#[test]
+fn a_huge_declared_input_is_refused_before_the_decoder_makes_it() {
+    use featscope::model::builder::{attr_ints, tensor_f32, Dim, GraphBuilder};
+    use featscope::model::proto::data_type::FLOAT;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 1);
+    // 3 × 2147483647 × 224 floats: 6 TiB for the input alone.
+    let tall = dir.path().join("tall.onnx");
+    let mut g = GraphBuilder::new("tall", 13);
+    g.input("x", FLOAT, &[1, 3, 2_147_483_647, 224].map(Dim::Fixed))
+        .initializer(tensor_f32("w", &[2, 3, 1, 1], &[0.1; 6]))
+        .node(
+            "Conv",
+            "c",
+            &["x", "w"],
+            &["y"],
+            vec![attr_ints("kernel_shape", &[1, 1])],
+        )
+        .output("y", FLOAT, &[1, 2, 2_147_483_647, 224].map(Dim::Fixed));
+    std::fs::write(&tall, g.finish_bytes("featscope-test")).expect("write the model");
+    let r = featscope(&[
+        "scan",
+        s(&tall),
+        s(&data),
+        "--backend",
+        "tract",
+        "--out",
+        s(&dir.path().join("out")),
+    ]);
+    assert_eq!(r.status.code(), Some(1), "{}", stderr(&r));
+    let err = stderr(&r);
+    assert!(
+        err.contains("for its input alone") && err.contains("TiB"),
+        "{err}"
+    );
+}

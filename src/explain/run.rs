@@ -338,19 +338,24 @@ fn score_cam(
         }
         _ => bail!("the input is not an image tensor"),
     };
-    let candidates = super::score_cam_channels(features, max_channels.max(1));
-    let mut channels = Vec::new();
-    let mut masked = Vec::new();
-    for c in candidates {
-        if let Some(mask) = super::upsampled_mask(features, c, height, width) {
-            masked.push(super::masked_input(&input, layout, &mask));
-            channels.push(c);
-        }
-    }
+    // A flat channel masks nothing and is left out; the masked inputs are made a batch at a
+    // time, as they run.
+    let channels: Vec<usize> = super::score_cam_channels(features, max_channels.max(1))
+        .into_iter()
+        .filter(|&c| {
+            let (lo, hi) = crate::render::min_max(features.channel(c));
+            hi > lo
+        })
+        .collect();
     if channels.is_empty() {
         bail!("every channel of the layer is flat: nothing to mask with");
     }
-    let outputs = analyzer.score_inputs(&masked, scores_tensor, progress)?;
+    let mut make = |i: usize| {
+        super::upsampled_mask(features, channels[i], height, width)
+            .map(|mask| super::masked_input(&input, layout, &mask))
+            .context("a flat channel")
+    };
+    let outputs = analyzer.score_inputs(channels.len(), &mut make, scores_tensor, progress)?;
     let scores: Vec<f32> = outputs
         .iter()
         .map(|o| o.get(class).copied().unwrap_or(f32::NEG_INFINITY))

@@ -315,7 +315,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         .iter()
         .map(|&k| (k, job.data.join(&files[k])))
         .collect();
-    let (geometry, options) = (analyzer.geometry.clone(), analyzer.preprocess.clone());
+    let preparer = analyzer.preparer();
     let decoder = std::thread::Builder::new()
         .name("featscope-decode".into())
         .spawn(move || {
@@ -325,10 +325,9 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
                     .par_iter()
                     .map(|(k, path)| {
                         let prepared = crate::preprocess::load_image(path)
-                            .and_then(|img| {
-                                crate::preprocess::prepare(&img, path, &geometry, &options)
-                            })
-                            .map_err(|e| crate::text::one_line(&e.to_string()));
+                            .map_err(anyhow::Error::from)
+                            .and_then(|img| preparer.prepare(&img, path))
+                            .map_err(|e| crate::text::error_line(&e));
                         (*k, prepared)
                     })
                     .collect();
