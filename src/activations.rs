@@ -1,6 +1,6 @@
 //! What an inference produced, sorted into layers: feature maps (channel-first), vectors, others.
 
-use crate::engine::{RawTensor, TensorData};
+use crate::engine::{RawTensor, TensorData, Values};
 use crate::model::{Layout, TensorSite};
 use crate::text::Clean;
 use std::time::Duration;
@@ -11,11 +11,12 @@ pub struct FeatureMaps {
     pub channels: usize,
     pub height: usize,
     pub width: usize,
-    pub data: Vec<f32>,
+    pub data: Values,
 }
 
 impl FeatureMaps {
-    pub fn new(channels: usize, height: usize, width: usize, data: Vec<f32>) -> Self {
+    pub fn new(channels: usize, height: usize, width: usize, data: impl Into<Values>) -> Self {
+        let data = data.into();
         assert_eq!(data.len(), channels * height * width, "feature map size");
         FeatureMaps {
             channels,
@@ -114,8 +115,7 @@ pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
                 match shape.as_slice() {
                     [_, a, b, c] => {
                         let per_item = a * b * c;
-                        let mut first = values;
-                        first.truncate(per_item);
+                        let first = values.slice(0..per_item);
                         let fm = match layout {
                             Layout::Nchw => FeatureMaps::new(*a, *b, *c, first),
                             Layout::Nhwc => {
@@ -124,7 +124,7 @@ pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
                         };
                         LayerData::FeatureMaps(fm)
                     }
-                    [_] | [1, _] => LayerData::Vector(values),
+                    [_] | [1, _] => LayerData::Vector(values.into_vec()),
                     [] => LayerData::Other("scalar".into()),
                     dims => LayerData::Other(format!(
                         "{}-D tensor; feature maps are 4-D (N, C, H, W)",

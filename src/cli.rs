@@ -495,6 +495,7 @@ impl RunArgs {
                 backend: self.backend.into(),
                 device: self.device,
                 threads: self.threads.map(|t| t as usize),
+                runs_beside_other_work: false,
                 ort_lib: self.ort_lib.clone(),
             },
             preprocess: PreprocessOptions {

@@ -285,7 +285,7 @@ pub fn divergence(a: &Layer, b: &Layer) -> Option<Divergence> {
 
 /// A − B, channel by channel.
 pub fn difference(a: &FeatureMaps, b: &FeatureMaps) -> FeatureMaps {
-    let data = a
+    let data: Vec<f32> = a
         .data
         .iter()
         .zip(&b.data)

@@ -420,7 +420,7 @@ impl Analyzer {
                     (crate::engine::TensorData::F32(v), true) => {
                         shape[0] = 1;
                         let each = v.len() / n;
-                        crate::engine::TensorData::F32(v[i * each..(i + 1) * each].to_vec())
+                        crate::engine::TensorData::F32(v.slice(i * each..(i + 1) * each))
                     }
                     (other, _) => other.clone(),
                 };

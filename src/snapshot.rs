@@ -411,7 +411,7 @@ fn write_layer(
     }
     if opts.npy {
         let arr =
-            ndarray::Array3::from_shape_vec((fm.channels, fm.height, fm.width), fm.data.clone())
+            ndarray::Array3::from_shape_vec((fm.channels, fm.height, fm.width), fm.data.to_vec())
                 .context("activation shape")?;
         files.push((format!("{stem}.npy"), encode_npy(&arr)?));
     }

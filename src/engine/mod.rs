@@ -10,6 +10,7 @@ pub mod tract_engine;
 use crate::model::Model;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -121,6 +122,10 @@ pub struct EngineOptions {
     pub threads: Option<usize>,
     /// `--ort-lib`: the ONNX Runtime library to load, first in the search order.
     pub ort_lib: Option<PathBuf>,
+    /// Other threads of ours keep working while the engine runs (a scan decodes and reduces
+    /// beside it): when the engine's threads take every core, they sleep between operators
+    /// instead of spinning, leaving those cycles to the rest.
+    pub runs_beside_other_work: bool,
 }
 
 /// The image, as the tensor the model's input takes.
@@ -149,9 +154,132 @@ impl InputTensor {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TensorData {
-    F32(Vec<f32>),
+    F32(Values),
     /// A tensor featscope cannot draw; only its element type is kept.
     Unsupported(String),
+}
+
+/// Memory an engine computed a tensor into, handed over as it is: feature maps are most of the
+/// bytes a run makes, and copying them out cost a scan of every layer a third of its time.
+pub trait EngineBuffer: Send + Sync {
+    fn values(&self) -> &[f32];
+}
+
+/// A tensor's float values: owned, or (a part of) an engine's buffer, shared without copying.
+/// Reading an engine's buffer asks the engine where it is (about 10 ns), so a loop over values
+/// takes the slice once rather than indexing `Values` element by element.
+#[derive(Clone)]
+pub struct Values {
+    repr: Repr,
+    start: usize,
+    len: usize,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Owned(Vec<f32>),
+    Engine(Arc<dyn EngineBuffer>),
+}
+
+impl Values {
+    pub fn from_engine(buffer: Arc<dyn EngineBuffer>) -> Values {
+        let len = buffer.values().len();
+        Values {
+            repr: Repr::Engine(buffer),
+            start: 0,
+            len,
+        }
+    }
+
+    /// The values in `range` (relative to these), sharing an engine's buffer rather than
+    /// copying it; out-of-range ends are clamped.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Values {
+        let end = range.end.min(self.len);
+        let start = range.start.min(end);
+        match &self.repr {
+            Repr::Owned(v) => Values::from(v[self.start + start..self.start + end].to_vec()),
+            Repr::Engine(b) => Values {
+                repr: Repr::Engine(b.clone()),
+                start: self.start + start,
+                len: end - start,
+            },
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<f32> {
+        match self.repr {
+            Repr::Owned(mut v) if self.start == 0 => {
+                v.truncate(self.len);
+                v
+            }
+            _ => self.to_vec(),
+        }
+    }
+}
+
+impl From<Vec<f32>> for Values {
+    fn from(v: Vec<f32>) -> Values {
+        Values {
+            start: 0,
+            len: v.len(),
+            repr: Repr::Owned(v),
+        }
+    }
+}
+
+impl std::ops::Deref for Values {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        let all = match &self.repr {
+            Repr::Owned(v) => v.as_slice(),
+            Repr::Engine(b) => b.values(),
+        };
+        all.get(self.start..self.start + self.len).unwrap_or(&[])
+    }
+}
+
+impl<'a> IntoIterator for &'a Values {
+    type Item = &'a f32;
+    type IntoIter = std::slice::Iter<'a, f32>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// Writing copies an engine's buffer first (it may be shared).
+impl std::ops::DerefMut for Values {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        if let Repr::Engine(_) = self.repr {
+            *self = Values::from(self.to_vec());
+        }
+        match &mut self.repr {
+            Repr::Owned(v) => {
+                let end = (self.start + self.len).min(v.len());
+                &mut v[self.start.min(end)..end]
+            }
+            Repr::Engine(_) => &mut [],
+        }
+    }
+}
+
+impl PartialEq for Values {
+    fn eq(&self, other: &Values) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<Vec<f32>> for Values {
+    fn eq(&self, other: &Vec<f32>) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Values {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// One tensor an engine computed.

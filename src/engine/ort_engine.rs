@@ -1,12 +1,29 @@
 //! ONNX Runtime through the `ort` crate.
 
 use super::ort_lib::{self, OrtLib};
-use super::{Device, Engine, EngineError, EngineOptions, InputTensor, RawTensor, TensorData};
+use super::{
+    Device, Engine, EngineBuffer, EngineError, EngineOptions, InputTensor, RawTensor, TensorData,
+    Values,
+};
 use crate::model::Model;
 use ort::ep::ExecutionProvider;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
+use std::sync::Arc;
+
+/// A float output in the memory ONNX Runtime computed it into; freed with the last view of it.
+struct OrtOutput(DynValue);
+
+impl EngineBuffer for OrtOutput {
+    fn values(&self) -> &[f32] {
+        // Checked to be a float tensor when it was made.
+        self.0
+            .try_extract_tensor::<f32>()
+            .map(|(_, data)| data)
+            .unwrap_or(&[])
+    }
+}
 
 pub struct OrtEngine {
     session: Session,
@@ -42,6 +59,12 @@ impl OrtEngine {
         if let Some(n) = opts.threads {
             builder = builder
                 .with_intra_threads(n)
+                .map_err(|e| load_err(model, e))?;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if opts.runs_beside_other_work && opts.threads.is_none_or(|t| t >= cores) {
+            builder = builder
+                .with_intra_op_spinning(false)
                 .map_err(|e| load_err(model, e))?;
         }
         if model.has_external_data {
@@ -108,7 +131,7 @@ impl Engine for OrtEngine {
             .map_err(|e| run_err(e.to_string()))?;
         let mut out = Vec::with_capacity(self.outputs.len());
         for name in &self.outputs {
-            // Copy each output out and free ORT's buffer at once, so at most one tensor is held twice.
+            // Each output is handed over in ORT's own memory (a float one), not copied.
             let value = results
                 .remove(name.as_str())
                 .ok_or_else(|| run_err(format!("no output named '{name}'")))?;
@@ -126,16 +149,16 @@ impl Engine for OrtEngine {
             let shape: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
             let data = match ty {
                 TensorElementType::Float32 => {
-                    let (_, data) = value
+                    value
                         .try_extract_tensor::<f32>()
                         .map_err(|e| run_err(e.to_string()))?;
-                    TensorData::F32(data.to_vec())
+                    TensorData::F32(Values::from_engine(Arc::new(OrtOutput(value))))
                 }
                 TensorElementType::Float64 => {
                     let (_, data) = value
                         .try_extract_tensor::<f64>()
                         .map_err(|e| run_err(e.to_string()))?;
-                    TensorData::F32(data.iter().map(|&v| v as f32).collect())
+                    TensorData::F32(data.iter().map(|&v| v as f32).collect::<Vec<f32>>().into())
                 }
                 other => TensorData::Unsupported(other.to_string()),
             };

@@ -1,11 +1,27 @@
 //! tract-onnx, the pure-Rust engine: no library to install, runs on the CPU.
 
-use super::{Engine, EngineError, EngineOptions, InputTensor, RawTensor, TensorData};
+use super::{
+    Engine, EngineBuffer, EngineError, EngineOptions, InputTensor, RawTensor, TensorData, Values,
+};
 use crate::model::Model;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tract_onnx::prelude::*;
 
 type Plan = TypedRunnableModel;
+
+/// A float output in the tensor tract computed it into.
+struct TractOutput(Tensor);
+
+impl EngineBuffer for TractOutput {
+    fn values(&self) -> &[f32] {
+        // Checked to be a float tensor when it was made.
+        self.0
+            .as_plain_ram()
+            .and_then(|plain| plain.as_slice::<f32>().ok())
+            .unwrap_or(&[])
+    }
+}
 
 pub struct TractEngine {
     model: InferenceModel,
@@ -170,17 +186,22 @@ impl Engine for TractEngine {
             let Some(value) = results.get_mut(pos) else {
                 return Err(run_err(&format!("no output for '{name}'")));
             };
-            // Take the value out, leaving a scalar, so each tensor is freed as soon as it is copied.
+            // Take the value out, leaving a scalar: it is handed over as it is, not copied.
             let value = std::mem::replace(value, Tensor::from(0f32).into_tvalue()).into_tensor();
             let shape = value.shape().to_vec();
             let data = match value.datum_type() {
+                // In memory already: handed over as it is; held elsewhere: copied out.
+                DatumType::F32 if value.as_plain_ram().is_some() => {
+                    TensorData::F32(Values::from_engine(Arc::new(TractOutput(value))))
+                }
                 DatumType::F32 => TensorData::F32(
                     value
                         .to_plain_array_view::<f32>()
                         .map_err(|e| run_err(&e))?
                         .iter()
                         .copied()
-                        .collect(),
+                        .collect::<Vec<f32>>()
+                        .into(),
                 ),
                 DatumType::F64 => TensorData::F32(
                     value
@@ -188,7 +209,8 @@ impl Engine for TractEngine {
                         .map_err(|e| run_err(&e))?
                         .iter()
                         .map(|&v| v as f32)
-                        .collect(),
+                        .collect::<Vec<f32>>()
+                        .into(),
                 ),
                 other => TensorData::Unsupported(format!("{other:?}").to_lowercase()),
             };

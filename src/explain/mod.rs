@@ -115,7 +115,9 @@ pub fn eigen_cam(features: &FeatureMaps) -> EvidenceMap {
     let means: Vec<f64> = (0..c)
         .map(|k| features.channel(k).iter().map(|&v| v as f64).sum::<f64>() / n.max(1) as f64)
         .collect();
-    let centred = |k: usize, i: usize| features.channel(k)[i] as f64 - means[k];
+    // The values are taken once: reading an engine's buffer is a call into the engine.
+    let data: &[f32] = &features.data;
+    let centred = |k: usize, i: usize| data[k * n + i] as f64 - means[k];
     // Power iteration on XᵀX without forming it: v ← Xᵀ(Xv).
     let mut v: Vec<f64> = (0..c).map(|k| 1.0 + (k % 7) as f64 * 0.01).collect();
     let mut projection = vec![0f64; n];
