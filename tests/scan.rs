@@ -231,7 +231,7 @@ fn a_killed_scan_resumes_to_the_same_result() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let checkpoint = killed.join("scan.partial.json");
+    let checkpoint = killed.join("scan.partial");
     while !checkpoint.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -446,26 +446,36 @@ fn hostile_scan_files_are_refused_or_not_resumed_from() {
     );
 
     // A checkpoint that does not add up is not resumed from: the scan starts over, whole.
-    std::fs::write(out.join("scan.partial.json"), b"{\"fingerprint\": 1}").expect("write");
-    let r = featscope(&[
-        "scan",
-        s(&model_path),
-        s(&data),
-        "--layer",
-        "0",
-        "--backend",
-        "tract",
-        "--resume",
-        "--out",
-        s(&out),
-    ]);
-    ok(&r);
-    assert!(
-        stderr(&r).contains("no usable checkpoint"),
-        "{}",
-        stderr(&r)
-    );
-    assert_eq!(ScanResult::read(&out).expect("result").scanned, 2);
+    // Not one at all; one claiming a fingerprint of 2⁶³ bytes; one cut short.
+    let mut cut = b"featscope-scan-checkpoint/1\n".to_vec();
+    cut.extend([0xff; 9]);
+    cut.push(0x7f);
+    for bad in [
+        b"{\"fingerprint\": 1}".to_vec(),
+        cut,
+        b"featscope-scan-checkpoint/1\n\x05fing".to_vec(),
+    ] {
+        std::fs::write(out.join("scan.partial"), bad).expect("write");
+        let r = featscope(&[
+            "scan",
+            s(&model_path),
+            s(&data),
+            "--layer",
+            "0",
+            "--backend",
+            "tract",
+            "--resume",
+            "--out",
+            s(&out),
+        ]);
+        ok(&r);
+        assert!(
+            stderr(&r).contains("no usable checkpoint"),
+            "{}",
+            stderr(&r)
+        );
+        assert_eq!(ScanResult::read(&out).expect("result").scanned, 2);
+    }
 }
 
 #[test]

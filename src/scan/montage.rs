@@ -7,6 +7,7 @@ use crate::pipeline::Analyzer;
 use crate::render::{self, Colormap};
 use anyhow::{Context, Result};
 use image::RgbImage;
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -134,11 +135,10 @@ pub fn write_all(
             waiting.insert((li, c), hits.len());
         }
     }
-    let mut written = 0;
-    let mut write = |key: (usize, usize), slots: Vec<Option<RgbImage>>| -> Result<()> {
+    let write = |key: (usize, usize), slots: Vec<Option<RgbImage>>| -> Result<usize> {
         let ready: Vec<RgbImage> = slots.into_iter().flatten().collect();
         if ready.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let file = path(out, &stems[key.0], key.1);
         if let Some(parent) = file.parent() {
@@ -146,9 +146,9 @@ pub fn write_all(
                 .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
         }
         write_atomic(&file, &crate::snapshot::encode_png(&compose(&ready))?)?;
-        written += 1;
-        Ok(())
+        Ok(1)
     };
+    let mut written = 0;
     let skipped: BTreeSet<u32> = result.skipped.iter().map(|s| s.image).collect();
     for (image, uses) in wanted {
         if skipped.contains(&image) {
@@ -161,40 +161,66 @@ pub fn write_all(
         let acts = analyzer
             .compute(&path)
             .with_context(|| format!("montage: {}", path.display()))?;
-        for (li, c, rank) in uses {
-            let layer = &result.layers[li];
-            let fm = acts
-                .layers
-                .iter()
-                .find(|l| crate::text::sanitize(&l.tensor) == layer.tensor)
-                .and_then(|l| l.feature_maps())
-                .filter(|fm| c < fm.channels);
-            if let Some(fm) = fm {
-                let hit = layer.stats.top_by_max[c][rank];
-                let drawn = tile(
-                    &acts.input_image,
-                    fm.channel(c),
-                    (fm.height, fm.width),
-                    (hit.y, hit.x),
-                    fields.get(&layer.tensor).copied().flatten(),
-                );
-                let slots = tiles
-                    .entry((li, c))
-                    .or_insert_with(|| vec![None; layer.stats.top_by_max[c].len()]);
-                slots[rank] = Some(drawn);
+        // Each scanned layer's maps in this image, by the layer's place in the result.
+        let maps: Vec<Option<&crate::activations::FeatureMaps>> = result
+            .layers
+            .iter()
+            .map(|layer| {
+                acts.layers
+                    .iter()
+                    .find(|l| crate::text::sanitize(&l.tensor) == layer.tensor)
+                    .and_then(|l| l.feature_maps())
+            })
+            .collect();
+        // The image's tiles are drawn, and the montages it completes written, on every core.
+        let drawn: Vec<((usize, usize), usize, Option<RgbImage>)> = uses
+            .par_iter()
+            .map(|&(li, c, rank)| {
+                let layer = &result.layers[li];
+                let tile = maps[li].filter(|fm| c < fm.channels).map(|fm| {
+                    let hit = layer.stats.top_by_max[c][rank];
+                    tile(
+                        &acts.input_image,
+                        fm.channel(c),
+                        (fm.height, fm.width),
+                        (hit.y, hit.x),
+                        fields.get(&layer.tensor).copied().flatten(),
+                    )
+                });
+                ((li, c), rank, tile)
+            })
+            .collect();
+        let mut complete = Vec::new();
+        for (key, rank, drawn) in drawn {
+            if let Some(drawn) = drawn {
+                let slots = tiles.entry(key).or_insert_with(|| {
+                    vec![None; result.layers[key.0].stats.top_by_max[key.1].len()]
+                });
+                if let Some(slot) = slots.get_mut(rank) {
+                    *slot = Some(drawn);
+                }
             }
-            let left = waiting.entry((li, c)).or_insert(1);
+            let left = waiting.entry(key).or_insert(1);
             *left = left.saturating_sub(1);
             if *left == 0 {
-                if let Some(slots) = tiles.remove(&(li, c)) {
-                    write((li, c), slots)?;
+                if let Some(slots) = tiles.remove(&key) {
+                    complete.push((key, slots));
                 }
             }
         }
+        written += complete
+            .into_par_iter()
+            .map(|(key, slots)| write(key, slots))
+            .collect::<Result<Vec<usize>>>()?
+            .into_iter()
+            .sum::<usize>();
     }
     // Channels whose top list names a skipped image: what was drawn.
-    for (key, slots) in std::mem::take(&mut tiles) {
-        write(key, slots)?;
-    }
+    written += std::mem::take(&mut tiles)
+        .into_par_iter()
+        .map(|(key, slots)| write(key, slots))
+        .collect::<Result<Vec<usize>>>()?
+        .into_iter()
+        .sum::<usize>();
     Ok(written)
 }
