@@ -330,27 +330,34 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         .map(|&k| (k, job.data.join(&files[k])))
         .collect();
     let preparer = analyzer.preparer();
-    let decoder = std::thread::Builder::new()
-        .name("featscope-decode".into())
-        .spawn(move || {
-            for group in to_decode.chunks(batch) {
-                let t = Instant::now();
-                let decoded: Vec<Decoded> = group
-                    .par_iter()
-                    .map(|(k, path)| {
-                        let prepared = crate::preprocess::load_image(path)
-                            .map_err(anyhow::Error::from)
-                            .and_then(|img| preparer.prepare(&img, path))
-                            .map_err(|e| crate::text::error_line(&e));
-                        (*k, prepared)
-                    })
-                    .collect();
-                if tx.send((decoded, t.elapsed().as_secs_f64())).is_err() {
-                    return;
+    let side = side_pool()?;
+    let decoder = {
+        let side = side.clone();
+        std::thread::Builder::new()
+            .name("featscope-decode".into())
+            .spawn(move || {
+                yield_to_inference();
+                for group in to_decode.chunks(batch) {
+                    let t = Instant::now();
+                    let decoded: Vec<Decoded> = side.install(|| {
+                        group
+                            .par_iter()
+                            .map(|(k, path)| {
+                                let prepared = crate::preprocess::load_image(path)
+                                    .map_err(anyhow::Error::from)
+                                    .and_then(|img| preparer.prepare(&img, path))
+                                    .map_err(|e| crate::text::error_line(&e));
+                                (*k, prepared)
+                            })
+                            .collect()
+                    });
+                    if tx.send((decoded, t.elapsed().as_secs_f64())).is_err() {
+                        return;
+                    }
                 }
-            }
-        })
-        .context("cannot start the decoding thread")?;
+            })
+            .context("cannot start the decoding thread")?
+    };
     // Reduction runs on its own thread too, one image behind the model; it owns the figures
     // and writes the checkpoints.
     let (to_reducer, reducer_rx) = std::sync::mpsc::sync_channel::<Reduce>(1);
@@ -360,6 +367,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         std::thread::Builder::new()
             .name("featscope-reduce".into())
             .spawn(move || -> Result<(ScanResult, f64)> {
+                yield_to_inference();
                 let mut reduce_time = 0f64;
                 let mut positions: Vec<usize> = Vec::new();
                 for message in reducer_rx {
@@ -381,15 +389,17 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
                                     })
                                     .collect();
                             }
-                            result.layers.par_iter_mut().zip(&positions).for_each(
-                                |(layer, &at)| {
-                                    if let Some(fm) =
-                                        acts.layers.get(at).and_then(|l| l.feature_maps())
-                                    {
-                                        layer.stats.add(fm, k as u32, top);
-                                    }
-                                },
-                            );
+                            side.install(|| {
+                                result.layers.par_iter_mut().zip(&positions).for_each(
+                                    |(layer, &at)| {
+                                        if let Some(fm) =
+                                            acts.layers.get(at).and_then(|l| l.feature_maps())
+                                        {
+                                            layer.stats.add(fm, k as u32, top);
+                                        }
+                                    },
+                                )
+                            });
                             result.scanned += 1;
                             reduce_time += t.elapsed().as_secs_f64();
                         }
@@ -527,6 +537,32 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         skipped: result.skipped.len(),
         result_path,
     })
+}
+
+/// The threads that decode and reduce beside the model: a pool of their own, so that they can
+/// step back for it (see [`yield_to_inference`]).
+fn side_pool() -> Result<std::sync::Arc<rayon::ThreadPool>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("featscope-side-{i}"))
+        .start_handler(|_| yield_to_inference())
+        .build()
+        .context("cannot start the decoding threads")?;
+    Ok(std::sync::Arc::new(pool))
+}
+
+/// Lowers the calling thread's priority a little (nice + 5). The engine's threads run an
+/// operator in parallel and wait for the slowest; a decoding thread taking a core from one of
+/// them stalls them all. A step lower, decoding and reduction fill the gaps between operators
+/// instead: 16 block outputs of EfficientNet-Lite0 over 500 images on 2 cores went from 3.3 s
+/// to 2.7 s (every feature map, where reduction is the larger part, is unchanged).
+fn yield_to_inference() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: with `who = 0`, getpriority and setpriority read and set the calling thread's nice
+    // value (Linux schedules threads on their own); no memory is passed.
+    unsafe {
+        let now = libc::getpriority(libc::PRIO_PROCESS, 0);
+        libc::setpriority(libc::PRIO_PROCESS, 0, (now + 5).min(19));
+    }
 }
 
 /// What the model thread hands the reducing thread.
