@@ -1,9 +1,9 @@
 //! `featscope scan` throughput on a folder of 500 photos made from the bundled ones (crops and
 //! mirrors, 120–220 px), EfficientNet-Lite0, every feature map, the engine `--backend auto`
-//! picks. Four figures: decoding alone (the scan's decoder: rayon over a batch), inference alone
-//! (the engine on already prepared inputs, the same outputs requested), the whole scan
-//! (decoding overlapped with inference, reduction, a checkpoint per batch, scan.json), and
-//! merging 8 shard results.
+//! picks. Four figures: decoding alone (the scan's decoder: decode and prepare, rayon over a
+//! batch), inference alone (the engine on already prepared inputs, the same outputs requested),
+//! the whole scan (decoding overlapped with inference, reduction, a checkpoint per batch,
+//! scan.json), and merging 8 shard results.
 //!
 //! `cargo bench --bench scan`
 
@@ -64,12 +64,16 @@ fn throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("efficientnet_lite0 scan, 500 images");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(30));
-    group.bench_function("decoding alone", |b| {
+    let preparer = analyzer.preparer();
+    group.bench_function("decoding alone (decode and prepare)", |b| {
         b.iter(|| {
             for chunk in paths.chunks(32) {
                 let decoded: Vec<_> = chunk
                     .par_iter()
-                    .map(|p| preprocess::load_image(p).expect("image"))
+                    .map(|p| {
+                        let img = preprocess::load_image(p).expect("image");
+                        preparer.prepare(&img, p).expect("prepare")
+                    })
                     .collect();
                 std::hint::black_box(decoded);
             }
