@@ -115,12 +115,15 @@ impl Analyzer {
 
     /// Whether the model's batch axis is free, so several inputs can run as one.
     pub fn takes_batches(&self) -> bool {
-        self.model
-            .inputs
-            .first()
-            .and_then(|i| i.declared.dims.as_ref())
-            .and_then(|d| d.first())
-            .is_some_and(|d| d.fixed().is_none())
+        self.model.takes_batches()
+    }
+
+    /// Splits the memory budget between `parts` analyzers running side by side.
+    pub fn share_budget(&mut self, parts: usize) {
+        if parts > 1 && self.budget.bytes != u64::MAX {
+            self.budget.bytes /= parts as u64;
+            self.budget.source = format!("{}, shared by {parts} engines", self.budget.source);
+        }
     }
 
     /// Runs the model on `count` inputs, the i-th made by `make(i)` when its batch runs (each a

@@ -199,6 +199,52 @@ fn shards_merge_into_the_bytes_of_a_single_scan_on_both_engines() {
 }
 
 #[test]
+fn engines_side_by_side_give_the_bytes_of_one_engine() {
+    // With two cores or more, a model whose batch axis is fixed runs on two engines at once,
+    // images taking turns; `--threads` (as many as each of them has) asks for one engine.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let each = (cores / 2).max(1).to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 9);
+    let model_path = model("efficientnet_lite0.onnx");
+    for backend in backends("engines_side_by_side_give_the_bytes_of_one_engine") {
+        let scan = |name: &str, threads: Option<&str>| {
+            let out = dir.path().join(backend).join(name);
+            let mut args = vec![
+                "scan",
+                s(&model_path),
+                s(&data),
+                "--backend",
+                backend,
+                "--batch",
+                "4",
+                "--out",
+                s(&out),
+            ];
+            if let Some(t) = threads {
+                args.extend(["--threads", t]);
+            }
+            ok(&featscope(&args));
+            let log = std::fs::read_to_string(out.join("scan.log")).unwrap();
+            (std::fs::read(out.join("scan.json")).unwrap(), log)
+        };
+        let (side_by_side, log) = scan("two", None);
+        assert_eq!(
+            log.contains("2 engines side by side"),
+            cores >= 2,
+            "{backend}: {log}"
+        );
+        let (one, log) = scan("one", Some(&each));
+        assert!(!log.contains("side by side"), "{backend}: {log}");
+        assert!(
+            side_by_side == one,
+            "{backend}: two engines gave other figures than one"
+        );
+    }
+}
+
+#[test]
 fn a_killed_scan_resumes_to_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

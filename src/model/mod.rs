@@ -291,6 +291,15 @@ impl Model {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 
+    /// Whether the first input's batch axis is free, so several inputs can run as one.
+    pub fn takes_batches(&self) -> bool {
+        self.inputs
+            .first()
+            .and_then(|i| i.declared.dims.as_ref())
+            .and_then(|d| d.first())
+            .is_some_and(|d| d.fixed().is_none())
+    }
+
     pub fn site(&self, tensor: &str) -> Option<&TensorSite> {
         self.sites.iter().find(|s| s.tensor == tensor)
     }

@@ -239,10 +239,25 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     };
     let mut run = job.run.clone();
     run.engine.runs_beside_other_work = true;
-    let mut analyzer = Analyzer::open(model, &run, &selection)?;
+    let engines = engines_side_by_side(&model, &run);
+    if engines > 1 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        run.engine.threads = Some((cores / engines).max(1));
+    }
+    let mut analyzer = Analyzer::open(model.clone(), &run, &selection)?;
     if let Some(note) = &analyzer.engine_note {
         eprintln!("featscope: {}", sanitize(note));
     }
+    // The others open while the first batch is decoded.
+    let others = {
+        let (run, selection) = (run.clone(), selection.clone());
+        std::thread::spawn(move || -> Result<Vec<Analyzer>> {
+            (1..engines)
+                .map(|_| Analyzer::open(model.clone(), &run, &selection))
+                .collect()
+        })
+    };
+    analyzer.share_budget(engines);
     let model_name = job
         .model
         .file_name()
@@ -330,13 +345,16 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         .map(|&k| (k, job.data.join(&files[k])))
         .collect();
     let preparer = analyzer.preparer();
-    let side = side_pool()?;
+    let step_back = engines == 1;
+    let side = side_pool(step_back)?;
     let decoder = {
         let side = side.clone();
         std::thread::Builder::new()
             .name("featscope-decode".into())
             .spawn(move || {
-                yield_to_inference();
+                if step_back {
+                    yield_to_inference();
+                }
                 for group in to_decode.chunks(batch) {
                     let t = Instant::now();
                     let decoded: Vec<Decoded> = side.install(|| {
@@ -367,7 +385,9 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         std::thread::Builder::new()
             .name("featscope-reduce".into())
             .spawn(move || -> Result<(ScanResult, f64)> {
-                yield_to_inference();
+                if step_back {
+                    yield_to_inference();
+                }
                 let mut reduce_time = 0f64;
                 let mut positions: Vec<usize> = Vec::new();
                 for message in reducer_rx {
@@ -417,72 +437,117 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
             .context("cannot start the reducing thread")?
     };
 
-    for (decoded, decode_secs) in rx {
-        decode_time += decode_secs;
-        let paths: Vec<PathBuf> = decoded
-            .iter()
-            .map(|(k, _)| job.data.join(&files[*k]))
-            .collect();
-        let mut ready = Vec::new();
-        let mut outcomes: Vec<(usize, Option<String>)> = Vec::new();
-        for ((k, item), path) in decoded.into_iter().zip(&paths) {
-            match item {
-                Ok(p) => {
-                    ready.push((p, path.as_path()));
-                    outcomes.push((k, None));
+    let mut others = match others.join() {
+        Ok(opened) => opened?,
+        Err(_) => bail!("opening the model's other engines crashed"),
+    };
+    for other in &mut others {
+        other.share_budget(engines);
+    }
+    // What becomes of one image: its activations or why there are none, told to the reducer
+    // (false when the reducer has stopped).
+    let report = |k: usize, acts: Result<crate::activations::Activations>| -> bool {
+        let message = match acts {
+            Ok(acts) => Reduce::Image(k, Box::new(acts)),
+            Err(e) => {
+                let reason = crate::text::error_line(&e);
+                let line = format!("featscope: skipped {reason}");
+                match &progress {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
                 }
-                Err(e) => outcomes.push((k, Some(e))),
+                Reduce::Skipped(k, reason)
             }
+        };
+        if let Some(bar) = &progress {
+            bar.inc(1);
         }
-        // A free batch axis takes the batch as one input; a fixed batch of one runs image by
-        // image, each handed to the reducer before the next is run.
-        let mut computed = if analyzer.takes_batches() {
+        to_reducer.send(message).is_ok()
+    };
+    'batches: for (decoded, decode_secs) in rx {
+        decode_time += decode_secs;
+        let count = decoded.len();
+        let items: Vec<(usize, PathBuf, Result<crate::preprocess::Prepared, String>)> = decoded
+            .into_iter()
+            .map(|(k, item)| (k, job.data.join(&files[k]), item))
+            .collect();
+        if analyzer.takes_batches() {
+            // A free batch axis takes the batch as one input.
+            let paths: Vec<PathBuf> = items.iter().map(|(_, path, _)| path.clone()).collect();
+            let mut ready = Vec::new();
+            let mut outcomes: Vec<(usize, Option<String>)> = Vec::new();
+            for ((k, _, item), path) in items.into_iter().zip(&paths) {
+                match item {
+                    Ok(p) => {
+                        ready.push((p, path.as_path()));
+                        outcomes.push((k, None));
+                    }
+                    Err(e) => outcomes.push((k, Some(e))),
+                }
+            }
             let t = Instant::now();
             runs += usize::from(!ready.is_empty());
-            let all = analyzer.compute_batch(ready);
+            let mut computed = analyzer.compute_batch(ready).into_iter();
             run_time += t.elapsed().as_secs_f64();
-            ready = Vec::new();
-            all.into_iter()
-        } else {
-            Vec::new().into_iter()
-        };
-        let mut singles = ready.into_iter();
-        for (k, failed) in outcomes {
-            let acts = match failed {
-                Some(e) => Err(anyhow::Error::msg(e)),
-                None => match singles.next() {
-                    Some((prepared, path)) => {
-                        let t = Instant::now();
-                        let acts = analyzer.compute_prepared(prepared, path);
-                        run_time += t.elapsed().as_secs_f64();
-                        runs += 1;
-                        acts
-                    }
+            for (k, failed) in outcomes {
+                let acts = match failed {
+                    Some(e) => Err(anyhow::Error::msg(e)),
                     None => computed
                         .next()
                         .unwrap_or_else(|| Err(anyhow::anyhow!("no result for this image"))),
-                },
-            };
-            let message = match acts {
-                Ok(acts) => Reduce::Image(k, Box::new(acts)),
-                Err(e) => {
-                    let reason = crate::text::error_line(&e);
-                    let line = format!("featscope: skipped {reason}");
-                    match &progress {
-                        Some(bar) => bar.println(line),
-                        None => eprintln!("{line}"),
-                    }
-                    Reduce::Skipped(k, reason)
+                };
+                if !report(k, acts) {
+                    break 'batches;
                 }
-            };
-            next += 1;
-            if to_reducer.send(message).is_err() {
-                break;
             }
-            if let Some(bar) = &progress {
-                bar.set_position(next as u64);
+        } else {
+            // A fixed batch of one runs image by image, each handed to the reducer before the
+            // next is run; with several engines the images take turns between them.
+            let mut shares: Vec<Vec<_>> = (0..engines).map(|_| Vec::new()).collect();
+            for (i, item) in items.into_iter().enumerate() {
+                shares[i % engines].push(item);
+            }
+            let engines_here = std::iter::once(&mut analyzer).chain(others.iter_mut());
+            let report = &report;
+            let done: Vec<Option<(usize, f64)>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = engines_here
+                    .zip(shares)
+                    .map(|(engine, share)| {
+                        scope.spawn(move || {
+                            let (mut runs, mut secs) = (0usize, 0f64);
+                            for (k, path, item) in share {
+                                let acts = match item {
+                                    Ok(prepared) => {
+                                        let t = Instant::now();
+                                        let acts = engine.compute_prepared(prepared, &path);
+                                        secs += t.elapsed().as_secs_f64();
+                                        runs += 1;
+                                        acts
+                                    }
+                                    Err(e) => Err(anyhow::Error::msg(e)),
+                                };
+                                if !report(k, acts) {
+                                    return None;
+                                }
+                            }
+                            Some((runs, secs))
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().ok().flatten())
+                    .collect()
+            });
+            for d in &done {
+                let Some((r, secs)) = d else {
+                    break 'batches;
+                };
+                runs += r;
+                run_time += secs / engines as f64;
             }
         }
+        next += count;
         if to_reducer.send(Reduce::BatchDone(next)).is_err() {
             break;
         }
@@ -514,9 +579,15 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         result.scanned,
         result.skipped.len(),
         if analyzer.takes_batches() {
-            "batches of up to --batch images"
+            "batches of up to --batch images".to_string()
+        } else if engines > 1 {
+            format!(
+                "the model's batch axis is fixed: one image a run, {engines} engines side by side, \
+                 {} threads each",
+                run.engine.threads.unwrap_or(1)
+            )
         } else {
-            "the model's batch axis is fixed: one image a run"
+            "the model's batch axis is fixed: one image a run".to_string()
         },
         result.scanned as f64 / total.max(1e-9),
     );
@@ -539,12 +610,33 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     })
 }
 
+/// How many engines a scan runs side by side: on the CPU, a model whose batch axis is fixed runs
+/// one small image at a time, and two such runs at once (each on half the cores) keep the cores
+/// busier than one run split across all of them, whose threads meet after every operator.
+/// One engine for batches, for a GPU, or when `--threads` says how many threads to use.
+fn engines_side_by_side(model: &Model, run: &RunConfig) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let one = model.takes_batches()
+        || run.engine.device != crate::engine::Device::Cpu
+        || run.engine.threads.is_some()
+        || cores < 2;
+    if one {
+        1
+    } else {
+        2
+    }
+}
+
 /// The threads that decode and reduce beside the model: a pool of their own, so that they can
-/// step back for it (see [`yield_to_inference`]).
-fn side_pool() -> Result<std::sync::Arc<rayon::ThreadPool>> {
+/// step back for a single engine running on every core (see [`yield_to_inference`]).
+fn side_pool(step_back: bool) -> Result<std::sync::Arc<rayon::ThreadPool>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .thread_name(|i| format!("featscope-side-{i}"))
-        .start_handler(|_| yield_to_inference())
+        .start_handler(move |_| {
+            if step_back {
+                yield_to_inference();
+            }
+        })
         .build()
         .context("cannot start the decoding threads")?;
     Ok(std::sync::Arc::new(pool))
@@ -553,8 +645,9 @@ fn side_pool() -> Result<std::sync::Arc<rayon::ThreadPool>> {
 /// Lowers the calling thread's priority a little (nice + 5). The engine's threads run an
 /// operator in parallel and wait for the slowest; a decoding thread taking a core from one of
 /// them stalls them all. A step lower, decoding and reduction fill the gaps between operators
-/// instead: 16 block outputs of EfficientNet-Lite0 over 500 images on 2 cores went from 3.3 s
-/// to 2.7 s (every feature map, where reduction is the larger part, is unchanged).
+/// instead: 16 block outputs of EfficientNet-Lite0 over 500 images on 2 cores, one engine on
+/// both, went from 3.3 s to 2.7 s. Engines side by side, each on its own core, do not meet after
+/// every operator, and there it does not help.
 fn yield_to_inference() {
     #[cfg(target_os = "linux")]
     // SAFETY: with `who = 0`, getpriority and setpriority read and set the calling thread's nice
