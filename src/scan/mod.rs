@@ -593,7 +593,9 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     );
     write_atomic(&job.out.join("scan.log"), log.as_bytes())?;
     if job.montages && result.scanned > 0 {
-        montage::write_all(&mut analyzer, &job.data, &result, &job.out)?;
+        let mut analyzers = vec![analyzer];
+        analyzers.append(&mut others);
+        montage::write_all(&mut analyzers, &job.data, &result, &job.out)?;
     }
     eprintln!(
         "featscope: {} images scanned, {} skipped, {} layers, in {total:.1} s ({:.1} images/s); {}",

@@ -97,28 +97,34 @@ pub fn compose(tiles: &[RgbImage]) -> RgbImage {
     out
 }
 
+/// A tile an image fills: (layer, channel, rank in the channel's top list).
+type Use = (usize, usize, usize);
+
 /// Writes every layer's channel montages: the top images are run again (each once, whatever
-/// the number of channels they top) to draw their maps over the crops.
+/// the number of channels they top; with several analyzers, that many at a time) to draw their
+/// maps over the crops.
 pub fn write_all(
-    analyzer: &mut Analyzer,
+    analyzers: &mut [Analyzer],
     data: &Path,
     result: &ScanResult,
     out: &Path,
 ) -> Result<usize> {
     let stems = crate::snapshot::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
     // Each layer's receptive field, by the (cleaned) tensor name scan.json keeps.
-    let fields: std::collections::HashMap<String, Option<u64>> =
-        crate::model::structure::receptive_fields(&analyzer.model)?
-            .into_iter()
-            .map(|(t, f)| {
-                (
-                    crate::text::sanitize(&t),
-                    f.map(|f| f.size[0].max(f.size[1])),
-                )
-            })
-            .collect();
+    let fields: std::collections::HashMap<String, Option<u64>> = match analyzers.first() {
+        Some(a) => crate::model::structure::receptive_fields(&a.model)?,
+        None => return Ok(0),
+    }
+    .into_iter()
+    .map(|(t, f)| {
+        (
+            crate::text::sanitize(&t),
+            f.map(|f| f.size[0].max(f.size[1])),
+        )
+    })
+    .collect();
     // For each image: the (layer, channel, rank) tiles it fills.
-    let mut wanted: BTreeMap<u32, Vec<(usize, usize, usize)>> = BTreeMap::new();
+    let mut wanted: BTreeMap<u32, Vec<Use>> = BTreeMap::new();
     for (li, layer) in result.layers.iter().enumerate() {
         for (c, hits) in layer.stats.top_by_max.iter().enumerate() {
             for (rank, hit) in hits.iter().enumerate() {
@@ -150,70 +156,86 @@ pub fn write_all(
     };
     let mut written = 0;
     let skipped: BTreeSet<u32> = result.skipped.iter().map(|s| s.image).collect();
-    for (image, uses) in wanted {
-        if skipped.contains(&image) {
-            continue;
-        }
-        let Some(rel) = result.files.get(image as usize) else {
-            continue;
+    let todo: Vec<(Vec<Use>, PathBuf)> = wanted
+        .into_iter()
+        .filter(|(image, _)| !skipped.contains(image))
+        .filter_map(|(image, uses)| Some((uses, data.join(result.files.get(image as usize)?))))
+        .collect();
+    let mut write_image_tiles =
+        |acts: &crate::activations::Activations, uses: &[Use]| -> Result<()> {
+            // Each scanned layer's maps in this image, by the layer's place in the result.
+            let maps: Vec<Option<&crate::activations::FeatureMaps>> = result
+                .layers
+                .iter()
+                .map(|layer| {
+                    acts.layers
+                        .iter()
+                        .find(|l| crate::text::sanitize(&l.tensor) == layer.tensor)
+                        .and_then(|l| l.feature_maps())
+                })
+                .collect();
+            // The image's tiles are drawn, and the montages it completes written, on every core.
+            let drawn: Vec<((usize, usize), usize, Option<RgbImage>)> = uses
+                .par_iter()
+                .map(|&(li, c, rank)| {
+                    let layer = &result.layers[li];
+                    let tile = maps[li].filter(|fm| c < fm.channels).map(|fm| {
+                        let hit = layer.stats.top_by_max[c][rank];
+                        tile(
+                            &acts.input_image,
+                            fm.channel(c),
+                            (fm.height, fm.width),
+                            (hit.y, hit.x),
+                            fields.get(&layer.tensor).copied().flatten(),
+                        )
+                    });
+                    ((li, c), rank, tile)
+                })
+                .collect();
+            let mut complete = Vec::new();
+            for (key, rank, drawn) in drawn {
+                if let Some(drawn) = drawn {
+                    let slots = tiles.entry(key).or_insert_with(|| {
+                        vec![None; result.layers[key.0].stats.top_by_max[key.1].len()]
+                    });
+                    if let Some(slot) = slots.get_mut(rank) {
+                        *slot = Some(drawn);
+                    }
+                }
+                let left = waiting.entry(key).or_insert(1);
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    if let Some(slots) = tiles.remove(&key) {
+                        complete.push((key, slots));
+                    }
+                }
+            }
+            written += complete
+                .into_par_iter()
+                .map(|(key, slots)| write(key, slots))
+                .collect::<Result<Vec<usize>>>()?
+                .into_iter()
+                .sum::<usize>();
+            Ok(())
         };
-        let path = data.join(rel);
-        let acts = analyzer
-            .compute(&path)
-            .with_context(|| format!("montage: {}", path.display()))?;
-        // Each scanned layer's maps in this image, by the layer's place in the result.
-        let maps: Vec<Option<&crate::activations::FeatureMaps>> = result
-            .layers
-            .iter()
-            .map(|layer| {
-                acts.layers
-                    .iter()
-                    .find(|l| crate::text::sanitize(&l.tensor) == layer.tensor)
-                    .and_then(|l| l.feature_maps())
-            })
-            .collect();
-        // The image's tiles are drawn, and the montages it completes written, on every core.
-        let drawn: Vec<((usize, usize), usize, Option<RgbImage>)> = uses
-            .par_iter()
-            .map(|&(li, c, rank)| {
-                let layer = &result.layers[li];
-                let tile = maps[li].filter(|fm| c < fm.channels).map(|fm| {
-                    let hit = layer.stats.top_by_max[c][rank];
-                    tile(
-                        &acts.input_image,
-                        fm.channel(c),
-                        (fm.height, fm.width),
-                        (hit.y, hit.x),
-                        fields.get(&layer.tensor).copied().flatten(),
-                    )
-                });
-                ((li, c), rank, tile)
-            })
-            .collect();
-        let mut complete = Vec::new();
-        for (key, rank, drawn) in drawn {
-            if let Some(drawn) = drawn {
-                let slots = tiles.entry(key).or_insert_with(|| {
-                    vec![None; result.layers[key.0].stats.top_by_max[key.1].len()]
-                });
-                if let Some(slot) = slots.get_mut(rank) {
-                    *slot = Some(drawn);
-                }
-            }
-            let left = waiting.entry(key).or_insert(1);
-            *left = left.saturating_sub(1);
-            if *left == 0 {
-                if let Some(slots) = tiles.remove(&key) {
-                    complete.push((key, slots));
-                }
-            }
+    for chunk in todo.chunks(analyzers.len().max(1)) {
+        let computed: Vec<Result<crate::activations::Activations>> = std::thread::scope(|scope| {
+            let runs: Vec<_> = analyzers
+                .iter_mut()
+                .zip(chunk)
+                .map(|(analyzer, (_, path))| scope.spawn(move || analyzer.compute(path)))
+                .collect();
+            runs.into_iter()
+                .map(|run| {
+                    run.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("the engine crashed")))
+                })
+                .collect()
+        });
+        for ((uses, path), acts) in chunk.iter().zip(computed) {
+            let acts = acts.with_context(|| format!("montage: {}", path.display()))?;
+            write_image_tiles(&acts, uses)?;
         }
-        written += complete
-            .into_par_iter()
-            .map(|(key, slots)| write(key, slots))
-            .collect::<Result<Vec<usize>>>()?
-            .into_iter()
-            .sum::<usize>();
     }
     // Channels whose top list names a skipped image: what was drawn.
     written += std::mem::take(&mut tiles)
