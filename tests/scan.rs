@@ -20,6 +20,23 @@ fn ok(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// `featscope scan MODEL DATA --backend B --out OUT` and `more`, which must succeed.
+fn scan_ok(model: &Path, data: &Path, backend: &str, out: &Path, more: &[&str]) -> Output {
+    let mut args = vec![
+        "scan",
+        s(model),
+        s(data),
+        "--backend",
+        backend,
+        "--out",
+        s(out),
+    ];
+    args.extend(more);
+    let r = featscope(&args);
+    ok(&r);
+    r
+}
+
 fn backends(test: &str) -> Vec<&'static str> {
     let mut b = vec!["tract"];
     if ort_available(test) {
@@ -138,17 +155,7 @@ fn shards_merge_into_the_bytes_of_a_single_scan_on_both_engines() {
     for backend in backends("shards_merge_into_the_bytes_of_a_single_scan_on_both_engines") {
         let root = dir.path().join(backend);
         let whole = root.join("whole");
-        ok(&featscope(&[
-            "scan",
-            s(&model_path),
-            s(&data),
-            "--backend",
-            backend,
-            "--batch",
-            "4",
-            "--out",
-            s(&whole),
-        ]));
+        scan_ok(&model_path, &data, backend, &whole, &["--batch", "4"]);
         let mut shards = Vec::new();
         for i in 1..=3 {
             let shard = root.join(format!("shard-{i}"));
@@ -211,21 +218,11 @@ fn engines_side_by_side_give_the_bytes_of_one_engine() {
     for backend in backends("engines_side_by_side_give_the_bytes_of_one_engine") {
         let scan = |name: &str, threads: Option<&str>| {
             let out = dir.path().join(backend).join(name);
-            let mut args = vec![
-                "scan",
-                s(&model_path),
-                s(&data),
-                "--backend",
-                backend,
-                "--batch",
-                "4",
-                "--out",
-                s(&out),
-            ];
+            let mut more = vec!["--batch", "4"];
             if let Some(t) = threads {
-                args.extend(["--threads", t]);
+                more.extend(["--threads", t]);
             }
-            ok(&featscope(&args));
+            scan_ok(&model_path, &data, backend, &out, &more);
             let log = std::fs::read_to_string(out.join("scan.log")).unwrap();
             (std::fs::read(out.join("scan.json")).unwrap(), log)
         };
@@ -502,19 +499,13 @@ fn hostile_scan_files_are_refused_or_not_resumed_from() {
         b"featscope-scan-checkpoint/1\n\x05fing".to_vec(),
     ] {
         std::fs::write(out.join("scan.partial"), bad).expect("write");
-        let r = featscope(&[
-            "scan",
-            s(&model_path),
-            s(&data),
-            "--layer",
-            "0",
-            "--backend",
+        let r = scan_ok(
+            &model_path,
+            &data,
             "tract",
-            "--resume",
-            "--out",
-            s(&out),
-        ]);
-        ok(&r);
+            &out,
+            &["--layer", "0", "--resume"],
+        );
         assert!(
             stderr(&r).contains("no usable checkpoint"),
             "{}",
