@@ -175,9 +175,11 @@ pub struct Values {
     len: usize,
 }
 
+/// Either way shared, so that a part of the values (one image of a batch, the first of a
+/// tensor's batch axis) is a view, not a copy.
 #[derive(Clone)]
 enum Repr {
-    Owned(Vec<f32>),
+    Owned(Arc<Vec<f32>>),
     Engine(Arc<dyn EngineBuffer>),
 }
 
@@ -191,24 +193,22 @@ impl Values {
         }
     }
 
-    /// The values in `range` (relative to these), sharing an engine's buffer rather than
-    /// copying it; out-of-range ends are clamped.
+    /// The values in `range` (relative to these), sharing the buffer rather than copying it;
+    /// out-of-range ends are clamped.
     pub fn slice(&self, range: std::ops::Range<usize>) -> Values {
         let end = range.end.min(self.len);
         let start = range.start.min(end);
-        match &self.repr {
-            Repr::Owned(v) => Values::from(v[self.start + start..self.start + end].to_vec()),
-            Repr::Engine(b) => Values {
-                repr: Repr::Engine(b.clone()),
-                start: self.start + start,
-                len: end - start,
-            },
+        Values {
+            repr: self.repr.clone(),
+            start: self.start + start,
+            len: end - start,
         }
     }
 
     pub fn into_vec(self) -> Vec<f32> {
         match self.repr {
-            Repr::Owned(mut v) if self.start == 0 => {
+            Repr::Owned(v) if self.start == 0 => {
+                let mut v = Arc::try_unwrap(v).unwrap_or_else(|shared| shared.to_vec());
                 v.truncate(self.len);
                 v
             }
@@ -222,7 +222,7 @@ impl From<Vec<f32>> for Values {
         Values {
             start: 0,
             len: v.len(),
-            repr: Repr::Owned(v),
+            repr: Repr::Owned(Arc::new(v)),
         }
     }
 }
@@ -248,7 +248,7 @@ impl<'a> IntoIterator for &'a Values {
     }
 }
 
-/// Writing copies an engine's buffer first (it may be shared).
+/// Writing copies the values first where they are shared (always, for an engine's buffer).
 impl std::ops::DerefMut for Values {
     fn deref_mut(&mut self) -> &mut [f32] {
         if let Repr::Engine(_) = self.repr {
@@ -256,6 +256,7 @@ impl std::ops::DerefMut for Values {
         }
         match &mut self.repr {
             Repr::Owned(v) => {
+                let v = Arc::make_mut(v);
                 let end = (self.start + self.len).min(v.len());
                 &mut v[self.start.min(end)..end]
             }
