@@ -197,7 +197,9 @@ impl LayerStats {
                     let w = fm.width.max(1);
                     ((i / w) as u32, (i % w) as u32)
                 });
-                push_hit(list, Hit { image, score, y, x }, top);
+                // Admitted by the floor: it belongs in the list, whose last may now drop out.
+                list.push(Hit { image, score, y, x });
+                keep_top(list, top);
                 floors[which] = Floor::of(list, top);
             }
         }
@@ -280,22 +282,6 @@ fn sum_and_max(values: &[f32]) -> (f64, f32) {
         top = top.max(v);
     }
     (total, top)
-}
-
-/// Adds a hit to a list kept at `top`: cheap while the list is short, sorted when it is full.
-fn push_hit(hits: &mut Vec<Hit>, hit: Hit, top: usize) {
-    if top == 0 {
-        return;
-    }
-    if hits.len() >= top {
-        if let Some(last) = hits.last() {
-            if hit.before(last) != std::cmp::Ordering::Less {
-                return;
-            }
-        }
-    }
-    hits.push(hit);
-    keep_top(hits, top);
 }
 
 #[cfg(test)]
