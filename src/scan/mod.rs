@@ -239,11 +239,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     };
     let mut run = job.run.clone();
     run.engine.runs_beside_other_work = true;
-    let engines = engines_side_by_side(&model, &run);
-    if engines > 1 {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        run.engine.threads = Some((cores / engines).max(1));
-    }
+    let engines = engines_side_by_side(&model, &mut run);
     let mut analyzer = Analyzer::open(model.clone(), &run, &selection)?;
     if let Some(note) = &analyzer.engine_note {
         eprintln!("featscope: {}", sanitize(note));
@@ -352,9 +348,7 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
         std::thread::Builder::new()
             .name("featscope-decode".into())
             .spawn(move || {
-                if step_back {
-                    yield_to_inference();
-                }
+                // Decoding itself runs on the side pool; this thread only hands batches on.
                 for group in to_decode.chunks(batch) {
                     let t = Instant::now();
                     let decoded: Vec<Decoded> = side.install(|| {
@@ -467,16 +461,15 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     'batches: for (decoded, decode_secs) in rx {
         decode_time += decode_secs;
         let count = decoded.len();
-        let items: Vec<(usize, PathBuf, Result<crate::preprocess::Prepared, String>)> = decoded
-            .into_iter()
-            .map(|(k, item)| (k, job.data.join(&files[k]), item))
+        let paths: Vec<PathBuf> = decoded
+            .iter()
+            .map(|(k, _)| job.data.join(&files[*k]))
             .collect();
         if analyzer.takes_batches() {
             // A free batch axis takes the batch as one input.
-            let paths: Vec<PathBuf> = items.iter().map(|(_, path, _)| path.clone()).collect();
             let mut ready = Vec::new();
             let mut outcomes: Vec<(usize, Option<String>)> = Vec::new();
-            for ((k, _, item), path) in items.into_iter().zip(&paths) {
+            for ((k, item), path) in decoded.into_iter().zip(&paths) {
                 match item {
                     Ok(p) => {
                         ready.push((p, path.as_path()));
@@ -504,8 +497,8 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
             // A fixed batch of one runs image by image, each handed to the reducer before the
             // next is run; with several engines the images take turns between them.
             let mut shares: Vec<Vec<_>> = (0..engines).map(|_| Vec::new()).collect();
-            for (i, item) in items.into_iter().enumerate() {
-                shares[i % engines].push(item);
+            for (i, ((k, item), path)) in decoded.into_iter().zip(paths).enumerate() {
+                shares[i % engines].push((k, path, item));
             }
             let engines_here = std::iter::once(&mut analyzer).chain(others.iter_mut());
             let report = &report;
@@ -612,21 +605,22 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     })
 }
 
-/// How many engines a scan runs side by side: on the CPU, a model whose batch axis is fixed runs
-/// one small image at a time, and two such runs at once (each on half the cores) keep the cores
-/// busier than one run split across all of them, whose threads meet after every operator.
-/// One engine for batches, for a GPU, or when `--threads` says how many threads to use.
-fn engines_side_by_side(model: &Model, run: &RunConfig) -> usize {
+/// How many engines a scan runs side by side, each given its share of the cores in `run`: on
+/// the CPU, a model whose batch axis is fixed runs one small image at a time, and two such runs
+/// at once (each on half the cores) keep the cores busier than one run split across all of
+/// them, whose threads meet after every operator. One engine for batches, for a GPU, or when
+/// `--threads` says how many threads to use.
+fn engines_side_by_side(model: &Model, run: &mut RunConfig) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let one = model.takes_batches()
         || run.engine.device != crate::engine::Device::Cpu
         || run.engine.threads.is_some()
         || cores < 2;
     if one {
-        1
-    } else {
-        2
+        return 1;
     }
+    run.engine.threads = Some(cores / 2);
+    2
 }
 
 /// The threads that decode and reduce beside the model: a pool of their own, so that they can
