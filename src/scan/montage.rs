@@ -100,6 +100,9 @@ pub fn compose(tiles: &[RgbImage]) -> RgbImage {
 /// A tile an image fills: (layer, channel, rank in the channel's top list).
 type Use = (usize, usize, usize);
 
+/// A channel's tiles as they are drawn, in rank order.
+type Slots = Vec<Option<RgbImage>>;
+
 /// Writes every layer's channel montages: the top images are run again (each once, whatever
 /// the number of channels they top; with several analyzers, that many at a time) to draw their
 /// maps over the crops.
@@ -134,14 +137,14 @@ pub fn write_all(
     }
     // A channel's montage is written as soon as its last tile is drawn, so only the channels
     // still waiting for an image hold tiles.
-    let mut tiles: BTreeMap<(usize, usize), Vec<Option<RgbImage>>> = BTreeMap::new();
+    let mut tiles: BTreeMap<(usize, usize), Slots> = BTreeMap::new();
     let mut waiting: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     for (li, layer) in result.layers.iter().enumerate() {
         for (c, hits) in layer.stats.top_by_max.iter().enumerate() {
             waiting.insert((li, c), hits.len());
         }
     }
-    let write = |key: (usize, usize), slots: Vec<Option<RgbImage>>| -> Result<usize> {
+    let write = |key: (usize, usize), slots: Slots| -> Result<usize> {
         let ready: Vec<RgbImage> = slots.into_iter().flatten().collect();
         if ready.is_empty() {
             return Ok(0);
@@ -153,6 +156,12 @@ pub fn write_all(
         }
         write_atomic(&file, &crate::snapshot::encode_png(&compose(&ready))?)?;
         Ok(1)
+    };
+    // Montages written on every core; how many had a tile.
+    let write_each = |done: Vec<((usize, usize), Slots)>| -> Result<usize> {
+        done.into_par_iter()
+            .map(|(key, slots)| write(key, slots))
+            .sum()
     };
     let mut written = 0;
     let skipped: BTreeSet<u32> = result.skipped.iter().map(|s| s.image).collect();
@@ -210,12 +219,7 @@ pub fn write_all(
                     }
                 }
             }
-            written += complete
-                .into_par_iter()
-                .map(|(key, slots)| write(key, slots))
-                .collect::<Result<Vec<usize>>>()?
-                .into_iter()
-                .sum::<usize>();
+            written += write_each(complete)?;
             Ok(())
         };
     for chunk in todo.chunks(analyzers.len().max(1)) {
@@ -238,11 +242,6 @@ pub fn write_all(
         }
     }
     // Channels whose top list names a skipped image: what was drawn.
-    written += std::mem::take(&mut tiles)
-        .into_par_iter()
-        .map(|(key, slots)| write(key, slots))
-        .collect::<Result<Vec<usize>>>()?
-        .into_iter()
-        .sum::<usize>();
+    written += write_each(std::mem::take(&mut tiles).into_iter().collect())?;
     Ok(written)
 }
