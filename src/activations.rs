@@ -2,6 +2,7 @@
 
 use crate::engine::{RawTensor, TensorData, Values};
 use crate::model::{Layout, TensorSite};
+use crate::precision::{NonFinite, Precision, Quantization};
 use crate::text::Clean;
 use std::time::Duration;
 
@@ -76,6 +77,12 @@ pub struct Layer {
     pub shape: Vec<usize>,
     pub layout: Layout,
     pub data: LayerData,
+    /// The number format the values were computed in (and dequantized from).
+    pub precision: Precision,
+    /// NaN and ±Inf among its values.
+    pub nonfinite: NonFinite,
+    /// Tensors of the graph shown as part of this layer (a folded requantization).
+    pub folded: Vec<String>,
 }
 
 impl Layer {
@@ -100,39 +107,67 @@ impl Layer {
 }
 
 /// Turns an engine's tensor into a layer, finding the channel axis from the traced layout.
-pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
+/// `quantization` dequantizes an integer tensor (its scale and zero point, resolved by the
+/// caller); for a float tensor it says which quantization its values went through.
+pub fn classify(site: &TensorSite, raw: RawTensor, quantization: Option<&Quantization>) -> Layer {
     let shape = raw.shape.clone();
     let mut layout = site.layout;
-    let data = match raw.data {
-        TensorData::Unsupported(dtype) => LayerData::Other(format!(
-            "{} tensor; only float tensors are drawn",
+    let mut precision = Precision {
+        elem: raw.elem,
+        quantization: None,
+    };
+    let values = match raw.data {
+        TensorData::Unsupported(dtype) => Err(format!(
+            "{} tensor; featscope draws float and 8/16-bit integer tensors",
             crate::model::onnx_type_name(&dtype)
         )),
         TensorData::F32(values) => {
-            if values.is_empty() {
-                LayerData::Other("empty tensor".into())
-            } else {
-                match shape.as_slice() {
-                    [_, a, b, c] => {
-                        let per_item = a * b * c;
-                        let first = values.slice(0..per_item);
-                        let fm = match layout {
-                            Layout::Nchw => FeatureMaps::new(*a, *b, *c, first),
-                            Layout::Nhwc => {
-                                FeatureMaps::new(*c, *a, *b, hwc_to_chw(&first, *a, *b, *c))
-                            }
-                        };
-                        LayerData::FeatureMaps(fm)
-                    }
-                    [_] | [1, _] => LayerData::Vector(values.into_vec()),
-                    [] => LayerData::Other("scalar".into()),
-                    dims => LayerData::Other(format!(
-                        "{}-D tensor; feature maps are 4-D (N, C, H, W)",
-                        dims.len()
-                    )),
-                }
+            if let Some(elem) = site.stored_as {
+                precision.elem = elem;
             }
+            if let Some(q) = quantization.filter(|q| q.scale.len() == 1 || shape.len() > 1) {
+                precision = Precision {
+                    elem: q.elem,
+                    quantization: Some(q.clone()),
+                };
+            }
+            Ok(values)
         }
+        TensorData::Int(ints) => match quantization {
+            Some(q) => {
+                precision.quantization = Some(q.clone());
+                Ok(Values::from(q.dequantize(&ints, &shape)))
+            }
+            // No scale known: the integers as they are.
+            None => Ok(Values::from(
+                ints.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
+            )),
+        },
+    };
+    let nonfinite = values
+        .as_ref()
+        .map(|v| NonFinite::count(v))
+        .unwrap_or_default();
+    let data = match values {
+        Err(reason) => LayerData::Other(reason),
+        Ok(values) if values.is_empty() => LayerData::Other("empty tensor".into()),
+        Ok(values) => match shape.as_slice() {
+            [_, a, b, c] => {
+                let per_item = a * b * c;
+                let first = values.slice(0..per_item);
+                let fm = match layout {
+                    Layout::Nchw => FeatureMaps::new(*a, *b, *c, first),
+                    Layout::Nhwc => FeatureMaps::new(*c, *a, *b, hwc_to_chw(&first, *a, *b, *c)),
+                };
+                LayerData::FeatureMaps(fm)
+            }
+            [_] | [1, _] => LayerData::Vector(values.into_vec()),
+            [] => LayerData::Other("scalar".into()),
+            dims => LayerData::Other(format!(
+                "{}-D tensor; feature maps are 4-D (N, C, H, W)",
+                dims.len()
+            )),
+        },
     };
     if shape.len() != 4 {
         layout = crate::model::Layout::Nchw;
@@ -145,6 +180,9 @@ pub fn classify(site: &TensorSite, raw: RawTensor) -> Layer {
         shape,
         layout,
         data,
+        precision,
+        nonfinite,
+        folded: site.folded.clone(),
     }
 }
 

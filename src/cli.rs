@@ -472,6 +472,14 @@ pub struct RunArgs {
     /// Class names, one per line, for a classifier's top-5 [default: the model's .featscope.json].
     #[arg(long, value_name = "FILE", help_heading = "Preprocessing")]
     pub labels: Option<PathBuf>,
+    /// List every tensor of the graph on its own: a QuantizeLinear → DequantizeLinear pair is
+    /// not folded into the layer it re-quantizes.
+    #[arg(long, help_heading = "Engine")]
+    pub raw_graph: bool,
+    /// ONNX Runtime: run a QDQ model with its fused int8 kernels (QLinearConv…), as a deployed
+    /// CPU session does, instead of the float arithmetic the graph reads as.
+    #[arg(long, help_heading = "Engine")]
+    pub int8_kernels: bool,
 }
 
 impl ViewArgs {
@@ -497,6 +505,7 @@ impl RunArgs {
                 threads: self.threads.map(|t| t as usize),
                 runs_beside_other_work: false,
                 ort_lib: self.ort_lib.clone(),
+                int8_kernels: self.int8_kernels,
             },
             preprocess: PreprocessOptions {
                 preset: self.preset.map(Into::into),
@@ -517,6 +526,7 @@ impl RunArgs {
             },
             labels: self.labels.clone(),
             max_memory: self.max_memory,
+            raw_graph: self.raw_graph,
         }
     }
 }

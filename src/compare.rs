@@ -519,10 +519,10 @@ pub fn compute_for_view(
     run: &RunConfig,
     stage: &dyn Fn(String),
 ) -> Result<(Activations, Activations)> {
-    let model_a = Model::open(inputs.model_a())?;
+    let model_a = run.open_model(inputs.model_a())?;
     let model_b = match inputs {
         Inputs::TwoImages { .. } => model_a.clone(),
-        Inputs::TwoModels { b, .. } => Model::open(b)?,
+        Inputs::TwoModels { b, .. } => run.open_model(b)?,
     };
     let only = select_layers(&model_a, layers)?;
     let mut engines = analyzers(inputs, &model_a, &model_b, only.as_deref(), run)?;
@@ -558,10 +558,10 @@ pub fn compute_for_view(
 /// layers are computed a few at a time (each group runs both models again).
 pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
     crate::outdir::clean_up_on_signals()?;
-    let model_a = Model::open(job.inputs.model_a())?;
+    let model_a = job.run.open_model(job.inputs.model_a())?;
     let model_b = match &job.inputs {
         Inputs::TwoImages { .. } => model_a.clone(),
-        Inputs::TwoModels { b, .. } => Model::open(b)?,
+        Inputs::TwoModels { b, .. } => job.run.open_model(b)?,
     };
     let only = select_layers(&model_a, &job.layers)?;
     crate::snapshot::check_output_dir(&job.out)?;
@@ -827,6 +827,9 @@ mod tests {
             shape: shape.to_vec(),
             layout: Layout::Nchw,
             data,
+            precision: Default::default(),
+            nonfinite: Default::default(),
+            folded: Vec::new(),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod memory;
 pub mod model;
 pub mod outdir;
 pub mod pipeline;
+pub mod precision;
 pub mod preprocess;
 pub mod record;
 pub mod render;

@@ -4,7 +4,9 @@
 use crate::activations::{classify, top_k, Activations, LayerData};
 use crate::engine::{guard, open_engine, tract_engine, Backend, Engine, EngineOptions};
 use crate::memory::{self, Budget};
+use crate::model::quant::QuantSource;
 use crate::model::Model;
+use crate::precision::Quantization;
 use crate::preprocess::{self, InputGeometry, PreprocessOptions};
 use crate::text::Clean;
 use anyhow::{Context, Result};
@@ -21,6 +23,20 @@ pub struct RunConfig {
     pub labels: Option<PathBuf>,
     /// `--max-memory`: the most a run may take; `None` is three quarters of what is available.
     pub max_memory: Option<u64>,
+    /// `--raw-graph`: every tensor its own layer; requantizations are not folded.
+    pub raw_graph: bool,
+}
+
+impl RunConfig {
+    /// Opens a model with its layers as this run lists them.
+    pub fn open_model(&self, path: &Path) -> Result<Model, crate::model::ModelError> {
+        let model = Model::open(path)?;
+        Ok(if self.raw_graph {
+            model.with_raw_graph()
+        } else {
+            model
+        })
+    }
 }
 
 /// Inputs up to this size are run without a memory estimate from the engine that cannot give
@@ -73,6 +89,12 @@ impl Analyzer {
         for out in &model.graph_outputs {
             if !tensors.contains(out) && model.site(out).is_some() {
                 tensors.push(out.clone());
+            }
+        }
+        // A scale computed at run time (DynamicQuantizeLinear) is asked for with its tensor.
+        for needed in dynamic_scales(&model, &tensors) {
+            if !tensors.contains(&needed) {
+                tensors.push(needed);
             }
         }
         let (engine, engine_note) = guard(&model.path, || {
@@ -352,13 +374,15 @@ impl Analyzer {
         description: &str,
         inference: std::time::Duration,
     ) -> Result<Activations> {
+        let resolved = self.quantizations(&raw);
         let mut layers = Vec::with_capacity(raw.len());
         for tensor in raw {
             let site = self
                 .model
                 .site(&tensor.name)
                 .with_context(|| format!("engine returned unknown tensor {}", tensor.name))?;
-            layers.push(classify(site, tensor));
+            let quantization = resolved.get(&tensor.name);
+            layers.push(classify(site, tensor, quantization));
         }
         layers.sort_by_key(|l| l.index);
         let top5 = self.labels.as_ref().and_then(|labels| {
@@ -378,6 +402,52 @@ impl Analyzer {
             inference,
             top5,
         })
+    }
+
+    /// The scale and zero point of each quantized tensor of a run: the graph's, or, for one
+    /// quantized at run time, the values the run computed for them.
+    fn quantizations(
+        &self,
+        raw: &[crate::engine::RawTensor],
+    ) -> std::collections::HashMap<String, Quantization> {
+        use crate::engine::TensorData;
+        let find = |name: &str| raw.iter().find(|t| t.name == name).map(|t| &t.data);
+        let mut out = std::collections::HashMap::new();
+        for tensor in raw {
+            let Some(source) = self
+                .model
+                .site(&tensor.name)
+                .and_then(|s| s.quantization.as_ref())
+            else {
+                continue;
+            };
+            let q = match source {
+                QuantSource::Static(q) => Some(q.clone()),
+                QuantSource::Dynamic {
+                    elem,
+                    scale,
+                    zero_point,
+                } => {
+                    let scale = match find(scale) {
+                        Some(TensorData::F32(v)) => v.first().copied(),
+                        _ => None,
+                    };
+                    let zero_point = match zero_point.as_deref().map(find) {
+                        Some(Some(TensorData::Int(z))) => z.first().copied(),
+                        None => Some(0),
+                        _ => None,
+                    };
+                    scale
+                        .zip(zero_point)
+                        .map(|(s, z)| Quantization::per_tensor(*elem, s, z))
+                        .filter(Quantization::is_valid)
+                }
+            };
+            if let Some(q) = q {
+                out.insert(tensor.name.clone(), q);
+            }
+        }
+        out
     }
 
     /// Runs several prepared images: as one batch when the model's batch axis is free and they
@@ -425,11 +495,17 @@ impl Analyzer {
                         let each = v.len() / n;
                         crate::engine::TensorData::F32(v.slice(i * each..(i + 1) * each))
                     }
+                    (crate::engine::TensorData::Int(v), true) => {
+                        shape[0] = 1;
+                        let each = v.len() / n;
+                        crate::engine::TensorData::Int(v[i * each..(i + 1) * each].to_vec())
+                    }
                     (other, _) => other.clone(),
                 };
                 parts.push(crate::engine::RawTensor {
                     name: tensor.name.clone(),
                     shape,
+                    elem: tensor.elem,
                     data,
                 });
             }
@@ -441,6 +517,23 @@ impl Analyzer {
             .map(|(p, raw)| self.activations(raw, p.shown, &p.description, inference / n as u32))
             .collect()
     }
+}
+
+/// Tensors holding the run-time scales and zero points of the quantized ones among `tensors`.
+fn dynamic_scales(model: &Model, tensors: &[String]) -> Vec<String> {
+    tensors
+        .iter()
+        .filter_map(|t| model.site(t)?.quantization.as_ref())
+        .flat_map(|q| match q {
+            QuantSource::Dynamic {
+                scale, zero_point, ..
+            } => std::iter::once(scale.clone())
+                .chain(zero_point.clone())
+                .collect(),
+            QuantSource::Static(_) => Vec::new(),
+        })
+        .filter(|t| model.site(t).is_some())
+        .collect()
 }
 
 /// The refusal of a run over the memory budget, saying what it would take.

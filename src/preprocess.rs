@@ -1,7 +1,6 @@
 //! Image → input tensor: decode, resize or crop, channel order, scaling, layout.
 
 use crate::engine::InputTensor;
-use crate::model::proto::data_type;
 use crate::model::{input_layout, Dim, Layout, Model};
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
@@ -176,6 +175,9 @@ pub struct InputGeometry {
     pub channels: usize,
     /// Fixed (width, height), or `None` when the model takes any size.
     pub fixed_size: Option<(u32, u32)>,
+    /// The element type the input is declared in: the prepared float32 values are stored in
+    /// it as the last step.
+    pub elem: crate::precision::ElemType,
 }
 
 /// Checks that the model takes one image and reads its layout and size.
@@ -224,7 +226,7 @@ pub fn input_geometry(model: &Model) -> Result<InputGeometry, PreprocessError> {
     };
     if !is_image_like(input) {
         return Err(PreprocessError::Input(format!(
-            "{shown}: input {} is not an image (featscope needs a float tensor [N, C, H, W] or [N, H, W, C] with 1 or 3 channels)",
+            "{shown}: input {} is not an image (featscope needs a float or 8/16-bit integer tensor [N, C, H, W] or [N, H, W, C] with 1 or 3 channels)",
             describe(input)
         )));
     }
@@ -255,14 +257,20 @@ pub fn input_geometry(model: &Model) -> Result<InputGeometry, PreprocessError> {
         layout,
         channels,
         fixed_size,
+        elem: input
+            .declared
+            .elem_type
+            .and_then(crate::precision::ElemType::from_onnx)
+            .unwrap_or_default(),
     })
 }
 
 fn is_image_like(input: &crate::model::GraphInput) -> bool {
-    let float = matches!(
-        input.declared.elem_type,
-        None | Some(data_type::FLOAT | data_type::DOUBLE | data_type::FLOAT16)
-    );
+    // Float inputs, and 8/16-bit integer ones (raw pixels, as TF-style detectors take them).
+    let float = match input.declared.elem_type {
+        None => true,
+        Some(code) => crate::precision::ElemType::from_onnx(code).is_some(),
+    };
     let Some(d) = input.declared.dims.as_deref().filter(|d| d.len() == 4) else {
         return false;
     };
@@ -399,7 +407,7 @@ pub fn prepare(
     let (iw, ih) = (img.width(), img.height());
     let target = target_size((iw, ih), image_path, geometry, opts)?;
     let (shown, how) = fit_image(img.to_rgb8(), target, opts);
-    let scaling = Scaling::of(opts);
+    let scaling = Scaling::of(opts, geometry.elem);
     if scaling.std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
         return Err(PreprocessError::Input(format!(
             "{}: the std values must be finite and non-zero",
@@ -414,6 +422,7 @@ pub fn prepare(
             name: geometry.name.clone(),
             shape,
             data,
+            elem: geometry.elem,
         },
         shown,
         description,
@@ -454,9 +463,17 @@ struct Scaling {
 }
 
 impl Scaling {
-    fn of(opts: &PreprocessOptions) -> Scaling {
-        let preset = opts.preset.unwrap_or(Preset::Torch);
-        let base = preset.params();
+    /// An integer input takes pixels as they are (0..255, RGB) unless a preset says otherwise.
+    fn of(opts: &PreprocessOptions, elem: crate::precision::ElemType) -> Scaling {
+        let preset = opts.preset.unwrap_or(if elem.is_integer() {
+            Preset::Raw
+        } else {
+            Preset::Torch
+        });
+        let mut base = preset.params();
+        if opts.preset.is_none() && elem.is_integer() {
+            base.bgr = false;
+        }
         Scaling {
             preset,
             params: PresetParams {
@@ -517,8 +534,13 @@ fn describe((iw, ih): (u32, u32), how: &str, s: &Scaling, geometry: &InputGeomet
     };
     let custom = if s.custom { " (custom mean/std)" } else { "" };
     let preset = format!("{:?}", s.preset).to_lowercase();
+    let stored = if geometry.elem == crate::precision::ElemType::Float32 {
+        String::new()
+    } else {
+        format!(", as {}", geometry.elem)
+    };
     format!(
-        "{iw}×{ih} → {how}, {preset}{custom}, {order}, {}",
+        "{iw}×{ih} → {how}, {preset}{custom}, {order}, {}{stored}",
         geometry.layout
     )
 }

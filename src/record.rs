@@ -18,6 +18,17 @@ pub struct LayerRecord {
     pub layout: Option<Layout>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The element type it was computed in (for a dequantized activation, its integer type).
+    pub dtype: crate::precision::ElemType,
+    /// The scale and zero point its integers are dequantized with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<crate::precision::Quantization>,
+    /// NaN and ±Inf among its values.
+    pub nonfinite: crate::precision::NonFinite,
+    /// Tensors of the graph shown as part of this layer: the float output and the integers
+    /// of a QuantizeLinear → DequantizeLinear pair that re-quantizes it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<Clean>,
     /// The snapshot's grid: rows and columns of tiles.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grid: Option<GridShape>,
@@ -57,6 +68,10 @@ impl LayerRecord {
             kind: layer.data.label(),
             layout: (layer.shape.len() == 4).then_some(layer.layout),
             reason: layer.data.reason().map(str::to_string),
+            dtype: layer.precision.elem,
+            quantization: layer.precision.quantization.clone(),
+            nonfinite: layer.nonfinite,
+            folded: layer.folded.iter().map(|t| Clean::new(t)).collect(),
             grid: None,
             stats: None,
             top_channels: Vec::new(),
@@ -76,7 +91,7 @@ pub fn print_layers(
 ) -> anyhow::Result<()> {
     use crate::pipeline::{Analyzer, Selection};
     use crate::text::sanitize;
-    let model = crate::model::Model::open(model)?;
+    let model = run.open_model(model)?;
     let mut analyzer = Analyzer::open(model, run, &Selection::All)?;
     if let Some(note) = &analyzer.engine_note {
         eprintln!("featscope: {}", sanitize(note));
@@ -97,11 +112,18 @@ pub fn print_layers(
         .unwrap_or(4)
         .max(4);
     let op_w = rows.iter().map(|r| r.op.len()).max().unwrap_or(2).max(2);
+    let types: Vec<String> = acts.layers.iter().map(|l| l.precision.describe()).collect();
+    let type_w = types
+        .iter()
+        .map(|t| t.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     println!(
-        "{:>4}  {:name_w$}  {:op_w$}  {:18}  KIND",
-        "#", "NAME", "OP", "SHAPE"
+        "{:>4}  {:name_w$}  {:op_w$}  {:18}  {:type_w$}  KIND",
+        "#", "NAME", "OP", "SHAPE", "TYPE"
     );
-    for (row, layer) in rows.iter().zip(&acts.layers) {
+    for ((row, layer), dtype) in rows.iter().zip(&acts.layers).zip(&types) {
         let kind = match &layer.data {
             crate::activations::LayerData::Other(r) => format!("other: {r}"),
             crate::activations::LayerData::FeatureMaps(_) => {
@@ -109,12 +131,18 @@ pub fn print_layers(
             }
             data => data.label().to_string(),
         };
+        let nonfinite = if layer.nonfinite.any() {
+            format!("  ⚠ {}", layer.nonfinite.describe())
+        } else {
+            String::new()
+        };
         println!(
-            "{:>4}  {:name_w$}  {:op_w$}  {:18}  {kind}",
+            "{:>4}  {:name_w$}  {:op_w$}  {:18}  {:type_w$}  {kind}{nonfinite}",
             row.index,
             row.name,
             row.op,
-            layer.shape_text()
+            layer.shape_text(),
+            dtype,
         );
     }
     let maps = acts

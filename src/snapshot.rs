@@ -611,7 +611,7 @@ fn expand_images(args: &[PathBuf]) -> Vec<Result<PathBuf>> {
 /// one line on stderr for each image that failed (the others are still done).
 pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
     crate::outdir::clean_up_on_signals()?;
-    let model = Model::open(&batch.model)?;
+    let model = batch.run.open_model(&batch.model)?;
     let only = select_layers(&model, &batch.layers)?;
     let images = expand_images(&batch.images);
     if batch.options.montage.is_some() && images.len() < 2 {

@@ -60,7 +60,8 @@ impl AsRef<str> for Clean {
 
 impl std::fmt::Display for Clean {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        // `pad` so that widths and alignment in format strings apply (tables).
+        f.pad(&self.0)
     }
 }
 

@@ -188,17 +188,7 @@ fn a_keras_style_head_is_read_and_its_cam_matches_its_logits() {
 
 /// Whether python3 with numpy is here (CI installs it with ONNX Runtime's wheel).
 fn numpy_available(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("FEATSCOPE_REQUIRE_ORT").as_deref() == Ok("1") {
-            panic!("{test}: python3 with numpy is required here (it comes with onnxruntime)");
-        }
-        eprintln!("{test}: skipped, python3 with numpy not available");
-    }
-    ok
+    common::python_with(test, &["numpy"])
 }
 
 /// A reader of the ONNX protobuf written for this test alone (no `onnx` package), and the CAM

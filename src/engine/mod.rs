@@ -6,8 +6,10 @@
 pub mod ort_engine;
 pub mod ort_lib;
 pub mod tract_engine;
+mod tract_ops;
 
 use crate::model::Model;
+pub use crate::precision::ElemType;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -126,14 +128,19 @@ pub struct EngineOptions {
     /// beside it): when the engine's threads take every core, they sleep between operators
     /// instead of spinning, leaving those cycles to the rest.
     pub runs_beside_other_work: bool,
+    /// `--int8-kernels`: ONNX Runtime runs a QDQ model with its fused integer kernels
+    /// (QLinearConv…), as a deployed CPU session does, instead of the graph's own arithmetic.
+    pub int8_kernels: bool,
 }
 
-/// The image, as the tensor the model's input takes.
+/// The image, as the tensor the model's input takes. Prepared in float32; the engine stores
+/// it in `elem`, the type the model declares, as the last step.
 #[derive(Clone, Debug)]
 pub struct InputTensor {
     pub name: String,
     pub shape: Vec<usize>,
     pub data: Vec<f32>,
+    pub elem: ElemType,
 }
 
 impl InputTensor {
@@ -143,18 +150,26 @@ impl InputTensor {
         let n = items.len();
         let mut items = items.peekable();
         let first = items.peek()?;
-        let (name, mut shape) = (first.name.clone(), first.shape.clone());
+        let (name, mut shape, elem) = (first.name.clone(), first.shape.clone(), first.elem);
         if let Some(batch) = shape.first_mut() {
             *batch = n;
         }
         let data = items.flat_map(|i| i.data.iter().copied()).collect();
-        Some(InputTensor { name, shape, data })
+        Some(InputTensor {
+            name,
+            shape,
+            data,
+            elem,
+        })
     }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TensorData {
+    /// Float values (float16, bfloat16 and float64 ones widened or narrowed to float32).
     F32(Values),
+    /// 8- and 16-bit integers (quantized activations), as they are stored.
+    Int(Vec<i32>),
     /// A tensor featscope cannot draw; only its element type is kept.
     Unsupported(String),
 }
@@ -288,6 +303,8 @@ impl std::fmt::Debug for Values {
 pub struct RawTensor {
     pub name: String,
     pub shape: Vec<usize>,
+    /// The type the engine computed it in (float32 for unsupported ones).
+    pub elem: ElemType,
     pub data: TensorData,
 }
 

@@ -238,6 +238,7 @@ pub fn masked_input(input: &InputTensor, layout: Layout, mask: &[f32]) -> InputT
         name: input.name.clone(),
         shape: input.shape.clone(),
         data,
+        elem: input.elem,
     }
 }
 
@@ -323,6 +324,7 @@ mod tests {
             name: "x".into(),
             shape: vec![1, 2, 1, 2],
             data: vec![1.0, 2.0, 3.0, 4.0],
+            elem: Default::default(),
         };
         let nchw = masked_input(&input, Layout::Nchw, &[0.5, 0.0]);
         assert_eq!(nchw.data, vec![0.5, 0.0, 1.5, 0.0]);

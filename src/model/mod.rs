@@ -6,6 +6,7 @@
 
 pub mod builder;
 pub mod proto;
+pub mod quant;
 pub mod seed;
 pub mod structure;
 mod validate;
@@ -110,6 +111,19 @@ pub struct TensorSite {
     pub declared: DeclaredType,
     /// The channel axis if this tensor is 4-D, traced from the input through the graph.
     pub layout: Layout,
+    /// The scale and zero point of its integers: for an integer tensor, how to dequantize it;
+    /// for the output of a folded QuantizeLinear → DequantizeLinear pair, the quantization
+    /// its real values went through.
+    pub quantization: Option<quant::QuantSource>,
+    /// Tensors shown as part of this one (the float tensor a QuantizeLinear quantized, and its
+    /// integer output), hidden from the layer list unless the raw graph is asked for.
+    pub folded: Vec<String>,
+    /// For the values read back from a folded Cast to float16/bfloat16: the type they were
+    /// stored in.
+    pub stored_as: Option<ElemType>,
+    /// The display name in the raw graph, where folded tensors are listed on their own.
+    pub raw_display: Clean,
+    pub raw_op: Clean,
 }
 
 impl TensorSite {
@@ -131,7 +145,13 @@ pub struct Model {
     pub metadata: Vec<(Clean, Clean)>,
     pub inputs: Vec<GraphInput>,
     pub graph_outputs: Vec<String>,
+    /// The layers, in graph order: every image-dependent tensor, less those folded into
+    /// another (see [`TensorSite::folded`]).
     pub sites: Vec<TensorSite>,
+    /// The tensors folded into others, listed again by [`Model::with_raw_graph`].
+    pub folded_sites: Vec<TensorSite>,
+    /// Activations are quantized and dequantized in the graph (QDQ format).
+    qdq: bool,
     pub has_external_data: bool,
 }
 
@@ -144,6 +164,7 @@ impl fmt::Debug for Model {
     }
 }
 
+use crate::precision::ElemType;
 use crate::text::{sanitize, Clean};
 
 fn declared_type(v: &ValueInfoProto) -> DeclaredType {
@@ -222,7 +243,14 @@ impl Model {
             path: shown.clone(),
             reason,
         })?;
-        let sites = discover_sites(graph, &inputs);
+        let qdq = graph.node.iter().any(|n| {
+            n.op_type == "QuantizeLinear"
+                && graph
+                    .node
+                    .iter()
+                    .any(|r| r.op_type == "DequantizeLinear" && r.input.first() == n.output.first())
+        });
+        let (sites, folded_sites) = fold_requantizations(discover_sites(graph, &inputs), graph);
         Ok(Model {
             path: path.to_path_buf(),
             bytes,
@@ -238,6 +266,8 @@ impl Model {
             inputs,
             graph_outputs: graph.output.iter().map(|o| o.name.clone()).collect(),
             sites,
+            folded_sites,
+            qdq,
             has_external_data,
         })
     }
@@ -302,6 +332,52 @@ impl Model {
 
     pub fn site(&self, tensor: &str) -> Option<&TensorSite> {
         self.sites.iter().find(|s| s.tensor == tensor)
+    }
+
+    /// Whether some tensors are folded into others (a QDQ model).
+    pub fn has_folds(&self) -> bool {
+        !self.folded_sites.is_empty()
+    }
+
+    /// Whether some activations are float16 (a converted model).
+    pub fn has_float16(&self) -> bool {
+        self.sites
+            .iter()
+            .chain(&self.folded_sites)
+            .map(|s| s.declared.elem_type)
+            .chain(self.inputs.iter().map(|i| i.declared.elem_type))
+            .any(|t| t == Some(proto::data_type::FLOAT16))
+    }
+
+    /// Whether activations are quantized and dequantized in the graph (QDQ format): float
+    /// operators between QuantizeLinear/DequantizeLinear pairs, which an engine may run as
+    /// they read or fuse into integer kernels.
+    pub fn is_qdq(&self) -> bool {
+        self.qdq
+    }
+
+    /// The model with every tensor listed on its own, under its own name: the graph as the
+    /// file has it.
+    pub fn with_raw_graph(mut self) -> Model {
+        let mut all: Vec<TensorSite> = std::mem::take(&mut self.sites)
+            .into_iter()
+            .chain(std::mem::take(&mut self.folded_sites))
+            .map(|mut s| {
+                s.display = s.raw_display.clone();
+                s.op = s.raw_op.clone();
+                if !s.folded.is_empty() {
+                    // Its own values are real ones; the quantization belongs to the integer
+                    // tensor now listed beside it.
+                    s.quantization = None;
+                    s.stored_as = None;
+                    s.folded.clear();
+                }
+                s
+            })
+            .collect();
+        all.sort_by_key(|s| s.index);
+        self.sites = all;
+        self
     }
 }
 
@@ -424,6 +500,13 @@ fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> 
         *m.entry(r.1.as_str()).or_default() += 1;
         m
     });
+    let ranks = |t: &str| {
+        declared
+            .get(t)
+            .and_then(|d| d.dims.as_ref())
+            .map(|d| d.len())
+    };
+    let mut quantized = quant::find(graph, &ranks);
     let mut seen: HashMap<String, usize> = HashMap::new();
     raw.iter()
         .enumerate()
@@ -446,9 +529,119 @@ fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> 
                 op: Clean::new(op),
                 declared: declared.get(tensor.as_str()).cloned().unwrap_or_default(),
                 layout: *layout,
+                quantization: quantized.remove(tensor.as_str()),
+                folded: Vec::new(),
+                stored_as: None,
+                raw_display: Clean::new(&display),
+                raw_op: Clean::new(op),
             }
         })
         .collect()
+}
+
+/// A QuantizeLinear → DequantizeLinear pair that only re-quantizes an activation is one layer:
+/// the dequantized values (what the next layer sees), named after the layer whose output was
+/// quantized, with its float output and the integers folded into it. Returns the layers and
+/// the folded tensors.
+fn fold_requantizations(
+    sites: Vec<TensorSite>,
+    graph: &GraphProto,
+) -> (Vec<TensorSite>, Vec<TensorSite>) {
+    let mut readers: HashMap<&str, Vec<&proto::NodeProto>> = HashMap::new();
+    for node in &graph.node {
+        for i in node.input.iter().filter(|i| !i.is_empty()) {
+            readers.entry(i.as_str()).or_default().push(node);
+        }
+    }
+    let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    let position: HashMap<String, usize> = sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.tensor.clone(), i))
+        .collect();
+    // (float input, stored values, values read back, the type stored in) of each pair.
+    let mut folds: Vec<(Option<usize>, usize, usize, Option<ElemType>)> = Vec::new();
+    let cast_to = |n: &proto::NodeProto| {
+        n.attribute
+            .iter()
+            .find(|a| a.name == "to" && a.r#type == proto::attribute_type::INT)
+            .and_then(|a| ElemType::from_onnx(a.i as i32))
+    };
+    for node in &graph.node {
+        // QuantizeLinear → DequantizeLinear, or a Cast to a narrower float and back.
+        let (back_op, stored) = match (node.op_type.as_str(), cast_to(node)) {
+            ("QuantizeLinear", _) => ("DequantizeLinear", None),
+            ("Cast", Some(e @ (ElemType::Float16 | ElemType::Bfloat16))) => ("Cast", Some(e)),
+            _ => continue,
+        };
+        let (Some(x), Some(q)) = (node.input.first(), node.output.first()) else {
+            continue;
+        };
+        let (Some(&qi), false) = (position.get(q), outputs.contains(q.as_str())) else {
+            continue;
+        };
+        let dq = match readers.get(q.as_str()).map(Vec::as_slice) {
+            Some([only])
+                if only.op_type == back_op
+                    && (stored.is_none() || cast_to(only) == Some(ElemType::Float32)) =>
+            {
+                only
+            }
+            _ => continue,
+        };
+        let Some(&di) = dq.output.first().and_then(|d| position.get(d)) else {
+            continue;
+        };
+        // The float tensor folds in too when the quantizer is all that reads it.
+        let xi = position.get(x).copied().filter(|_| {
+            !outputs.contains(x.as_str())
+                && matches!(readers.get(x.as_str()).map(Vec::as_slice), Some([_]))
+        });
+        folds.push((xi, qi, di, stored));
+    }
+    if folds.is_empty() {
+        return (sites, Vec::new());
+    }
+    let displays: HashSet<String> = sites.iter().map(|s| s.display.to_string()).collect();
+    let mut sites: Vec<Option<TensorSite>> = sites.into_iter().map(Some).collect();
+    let mut hidden = Vec::new();
+    for (xi, qi, di, stored) in folds {
+        let (Some(q_site), true) = (sites[qi].take(), sites[di].is_some()) else {
+            continue;
+        };
+        let x_site = xi.and_then(|i| sites[i].take());
+        let Some(d) = sites[di].as_mut() else {
+            continue;
+        };
+        d.quantization = q_site.quantization.clone();
+        d.stored_as = stored;
+        match &x_site {
+            Some(x) => {
+                d.display = x.display.clone();
+                d.op = x.op.clone();
+                d.folded.push(x.tensor.clone());
+            }
+            None => {
+                // A graph input (or a tensor other layers read too): named for its values.
+                let source = graph
+                    .node
+                    .iter()
+                    .find(|n| n.output.first() == Some(&q_site.tensor))
+                    .and_then(|n| n.input.first())
+                    .map(|x| sanitize(x))
+                    .unwrap_or_default();
+                if !source.is_empty() && !displays.contains(&source) {
+                    d.display = Clean::new(&source);
+                }
+                d.op = q_site.raw_op.clone();
+            }
+        }
+        d.folded.push(q_site.tensor.clone());
+        hidden.extend(x_site);
+        hidden.push(q_site);
+    }
+    hidden.sort_by_key(|s| s.index);
+    (sites.into_iter().flatten().collect(), hidden)
 }
 
 /// ONNX operators compute in NCHW; only a Transpose moves the channel axis, and element-wise ops

@@ -2,10 +2,10 @@
 
 use std::sync::OnceLock;
 
-/// Colours per map. Two short of 256 so that a map, the grid's background and its label colour
-/// fit one 8-bit PNG palette (a third of the bytes of RGB to paint, compress and write); the
-/// missing two levels are invisible.
-pub const LEVELS: usize = 254;
+/// Colours per map. Three short of 256 so that a map, the grid's background, its label colour
+/// and the colour of values that are not numbers fit one 8-bit PNG palette (a third of the
+/// bytes of RGB to paint, compress and write); the missing levels are invisible.
+pub const LEVELS: usize = 253;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -41,11 +41,15 @@ impl Normalization {
 pub const BACKGROUND: [u8; 3] = [24, 24, 24];
 /// Tile label colour.
 pub const LABEL: [u8; 3] = [230, 230, 230];
+/// NaN and ±Inf: magenta, which no colormap featscope draws with holds.
+pub const NONFINITE: [u8; 3] = [255, 0, 255];
 /// Palette slots after the colormap's [`colormap::LEVELS`] colours.
 pub const BACKGROUND_INDEX: u8 = colormap::LEVELS as u8;
 pub const LABEL_INDEX: u8 = colormap::LEVELS as u8 + 1;
+pub const NONFINITE_INDEX: u8 = colormap::LEVELS as u8 + 2;
 
-/// A picture as palette indices: the colormap's levels, then [`BACKGROUND`] and [`LABEL`].
+/// A picture as palette indices: the colormap's levels, then [`BACKGROUND`], [`LABEL`] and
+/// [`NONFINITE`].
 /// Feature maps need no more colours, and one byte a pixel makes grids cheap to encode.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexedImage {
@@ -66,11 +70,12 @@ impl IndexedImage {
         }
     }
 
-    /// 256 RGB entries: the colormap, background, label.
+    /// 256 RGB entries: the colormap, background, label, not-a-number.
     pub fn palette(&self) -> Vec<[u8; 3]> {
         let mut palette = self.colormap.lut().to_vec();
         palette.push(BACKGROUND);
         palette.push(LABEL);
+        palette.push(NONFINITE);
         palette
     }
 
@@ -78,6 +83,7 @@ impl IndexedImage {
         match self.indices[(y * self.width + x) as usize] {
             BACKGROUND_INDEX => BACKGROUND,
             LABEL_INDEX => LABEL,
+            NONFINITE_INDEX => NONFINITE,
             level => self.colormap.lut()[level as usize],
         }
     }
@@ -173,7 +179,8 @@ pub fn min_max(values: &[f32]) -> (f32, f32) {
 }
 
 /// Draws `values` (row-major `height × width`) as palette indices, `scale`× enlarged, mapping
-/// `lo..hi` to the colormap. A constant map (lo == hi) takes the low end, like matplotlib.
+/// `lo..hi` to the colormap. A constant map (lo == hi) takes the low end, like matplotlib;
+/// NaN and ±Inf take [`NONFINITE`].
 pub fn colorize_indexed(
     values: &[f32],
     height: usize,
@@ -224,7 +231,11 @@ fn paint(
         let first = (y0 + y * s) * stride + x0;
         let row = &mut buf[first..first + row_len];
         for (block, &v) in row.chunks_exact_mut(s).zip(line) {
-            block.fill(colormap::level((v - lo) * inv) as u8);
+            block.fill(if v.is_finite() {
+                colormap::level((v - lo) * inv) as u8
+            } else {
+                NONFINITE_INDEX
+            });
         }
         // Enlarged maps repeat the row just drawn.
         for k in 1..s {

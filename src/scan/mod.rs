@@ -217,7 +217,7 @@ type Decoded = (usize, Result<crate::preprocess::Prepared, String>);
 pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
     crate::outdir::clean_up_on_signals()?;
     let started = Instant::now();
-    let model = Model::open(&job.model)?;
+    let model = job.run.open_model(&job.model)?;
     let only = crate::snapshot::select_layers(&model, &job.layers)?;
     let files = list_images(&job.data)?;
     if files.is_empty() {

@@ -3,7 +3,9 @@
 //! drift), limited to the colour registers the terminal reports, and an image covers exactly
 //! the cells it is drawn in.
 
-use crate::render::{IndexedImage, BACKGROUND, BACKGROUND_INDEX, LABEL, LABEL_INDEX};
+use crate::render::{
+    IndexedImage, BACKGROUND, BACKGROUND_INDEX, LABEL, LABEL_INDEX, NONFINITE, NONFINITE_INDEX,
+};
 use image::RgbImage;
 use std::fmt::Write as _;
 
@@ -17,11 +19,11 @@ pub struct Paletted {
     pub palette: Vec<[u8; 3]>,
 }
 
-/// Registers for a map: 16 colormap levels, the gap and the label colours. A sixel picture costs
-/// bytes in proportion to the colours in each band of six rows; at the pixel size of a sixel
-/// terminal, 16 levels ordered-dithered read as the full colormap at a third of the bytes of
-/// 254.
-pub const MAP_COLOURS: usize = 18;
+/// Registers for a map: 16 colormap levels, the gap, label and not-a-number colours. A sixel
+/// picture costs bytes in proportion to the colours in each band of six rows; at the pixel size
+/// of a sixel terminal, 16 levels ordered-dithered read as the full colormap at a third of the
+/// bytes of 253.
+pub const MAP_COLOURS: usize = 19;
 /// Registers for a photo (the input, the overlay).
 pub const PHOTO_COLOURS: usize = 128;
 
@@ -34,8 +36,8 @@ const BAYER: [[u8; 4]; 4] = [[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 
 pub fn from_levels(img: &IndexedImage, registers: usize) -> Paletted {
     let lut = img.colormap.lut();
     let levels = lut.len();
-    let registers = registers.clamp(4, 256);
-    if registers >= levels + 2 {
+    let registers = registers.clamp(5, 256);
+    if registers >= levels + 3 {
         return Paletted {
             width: img.width,
             height: img.height,
@@ -43,13 +45,14 @@ pub fn from_levels(img: &IndexedImage, registers: usize) -> Paletted {
             palette: img.palette(),
         };
     }
-    let steps = registers - 2;
+    let steps = registers - 3;
     let mut palette: Vec<[u8; 3]> = (0..steps)
         .map(|k| lut[k * (levels - 1) / (steps - 1)])
         .collect();
-    let (background, label) = (steps as u8, steps as u8 + 1);
+    let (background, label, nonfinite) = (steps as u8, steps as u8 + 1, steps as u8 + 2);
     palette.push(BACKGROUND);
     palette.push(LABEL);
+    palette.push(NONFINITE);
     let w = img.width.max(1) as usize;
     let indices = img
         .indices
@@ -58,6 +61,7 @@ pub fn from_levels(img: &IndexedImage, registers: usize) -> Paletted {
         .map(|(i, &level)| match level {
             BACKGROUND_INDEX => background,
             LABEL_INDEX => label,
+            NONFINITE_INDEX => nonfinite,
             level => {
                 // Position among the registers, in sixteenths.
                 let at = level as usize * (steps - 1) * 16 / (levels - 1);
@@ -354,7 +358,7 @@ mod tests {
 
     #[test]
     fn colormap_levels_fit_the_registers() {
-        let levels: Vec<u8> = (0..=253u8).collect();
+        let levels: Vec<u8> = (0..=252u8).chain([NONFINITE_INDEX]).collect();
         let img = IndexedImage {
             width: 254,
             height: 1,
@@ -367,11 +371,12 @@ mod tests {
         let few = from_levels(&img, 16);
         assert_eq!(few.palette.len(), 16);
         assert_eq!(few.palette[0], lut[0]);
-        assert_eq!(few.palette[13], lut[253]);
-        assert_eq!(few.palette[14..], [BACKGROUND, LABEL]);
+        assert_eq!(few.palette[12], lut[252]);
+        assert_eq!(few.palette[13..], [BACKGROUND, LABEL, NONFINITE]);
+        assert_eq!(few.indices.last(), Some(&15));
         // Each level goes to one of the two registers around it.
-        for (level, &reg) in few.indices.iter().enumerate() {
-            let at = level as f32 * 13.0 / 253.0;
+        for (level, &reg) in few.indices.iter().take(253).enumerate() {
+            let at = level as f32 * 12.0 / 252.0;
             assert!(
                 reg as f32 >= at.floor() && reg as f32 <= at.ceil(),
                 "level {level} → register {reg}"

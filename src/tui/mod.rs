@@ -98,7 +98,7 @@ pub fn run_compare(
     }
     // Fail before the screen switches, like the single view.
     if let crate::compare::Inputs::TwoModels { b, .. } = &inputs {
-        Model::open(b)?;
+        opts.run.open_model(b)?;
     }
     std::fs::metadata(inputs.image_b())
         .with_context(|| format!("{}: cannot read", inputs.image_b().display()))?;
@@ -129,7 +129,7 @@ fn run_view(
         }
     };
     // Fail before the screen switches: these errors then read like any other command's.
-    let model = Model::open(&model_path)?;
+    let model = opts.run.open_model(&model_path)?;
     std::fs::metadata(&image_path)
         .with_context(|| format!("{}: cannot read", image_path.display()))?;
     let scan = match &opts.scan {

@@ -28,6 +28,9 @@ pub fn maps_layer(
         shape: vec![1, c, h, w],
         layout: Layout::Nchw,
         data: LayerData::FeatureMaps(FeatureMaps::new(c, h, w, data)),
+        precision: Default::default(),
+        nonfinite: Default::default(),
+        folded: Vec::new(),
     }
 }
 
@@ -59,6 +62,9 @@ pub fn synthetic() -> Activations {
             shape: vec![1, 64],
             layout: Layout::Nchw,
             data: LayerData::Vector((0..64).map(|i| i as f32 / 8.0).collect()),
+            precision: Default::default(),
+            nonfinite: Default::default(),
+            folded: Vec::new(),
         },
         Layer {
             index: 6,
@@ -68,6 +74,9 @@ pub fn synthetic() -> Activations {
             shape: vec![1],
             layout: Layout::Nchw,
             data: LayerData::Other("int64 tensor; only float tensors are drawn".into()),
+            precision: Default::default(),
+            nonfinite: Default::default(),
+            folded: Vec::new(),
         },
     ];
     let input_image = image::RgbImage::from_fn(32, 32, |x, y| {

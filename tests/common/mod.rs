@@ -129,3 +129,20 @@ pub fn write_external_data_model(dir: &Path, with_weights_file: bool) -> PathBuf
     path
 }
 pub mod wire;
+
+/// Whether python3 can import `modules` (CI installs numpy, onnx and onnxruntime). Tests that
+/// need them skip without them, unless FEATSCOPE_REQUIRE_ORT=1, where they fail.
+pub fn python_with(test: &str, modules: &[&str]) -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let what = modules.join(", ");
+        if std::env::var("FEATSCOPE_REQUIRE_ORT").as_deref() == Ok("1") {
+            panic!("{test}: python3 with {what} is required here");
+        }
+        eprintln!("{test}: skipped, python3 with {what} not available");
+    }
+    ok
+}
