@@ -229,6 +229,10 @@ pub struct SnapshotArgs {
     /// Score-CAM: at most this many channels (those with the highest mean), one run each.
     #[arg(long, default_value_t = crate::explain::run::DEFAULT_MAX_CHANNELS, value_parser = parse_channel_cap, requires = "cam")]
     pub max_channels: usize,
+    /// Exit 1 when a layer holds NaN or ±Inf (the files are still written; the first such
+    /// layer is named on stderr either way).
+    #[arg(long)]
+    pub fail_on_nonfinite: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -120,6 +120,7 @@ fn batch(args: SnapshotArgs) -> snapshot::Batch {
             filters: args.filters,
             cam: args.evidence_request(),
             montage: args.montage,
+            fail_on_nonfinite: args.fail_on_nonfinite,
         },
         run: args.run.config(),
         model: args.model,

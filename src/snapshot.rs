@@ -33,6 +33,24 @@ pub struct SnapshotOptions {
     pub cam: Option<crate::explain::run::EvidenceRequest>,
     /// `--montage C`: channel C of each layer on every image, one PNG per layer.
     pub montage: Option<usize>,
+    /// `--fail-on-nonfinite`: an image whose layers hold NaN or ±Inf counts as failed.
+    pub fail_on_nonfinite: bool,
+}
+
+/// The first layer, in graph order, holding NaN or ±Inf: where a broken model breaks.
+pub fn first_nonfinite(acts: &Activations) -> Option<&Layer> {
+    acts.layers.iter().find(|l| l.nonfinite.any())
+}
+
+/// One line for it: "layer 'x' (Log) holds 12 NaN, 3 −Inf of 4096 values".
+pub fn nonfinite_line(layer: &Layer) -> String {
+    let total: usize = layer.shape.iter().product();
+    format!(
+        "first non-finite values at layer '{}' ({}): {} of {total} values",
+        layer.name,
+        layer.op,
+        layer.nonfinite.describe()
+    )
 }
 
 /// Arguments that cannot work together, found once the images are known (exit 2).
@@ -703,6 +721,13 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
                     bar.set_message(sanitize(&image.display().to_string()));
                 }
                 let acts = analyzer.compute(image)?;
+                let broken = first_nonfinite(&acts).map(|l| {
+                    format!(
+                        "{}: {}",
+                        sanitize(&image.display().to_string()),
+                        nonfinite_line(l)
+                    )
+                });
                 let evidence = match (&explainer, &request) {
                     (Some((explainer, _)), Some(request)) => {
                         let mut report = |done: usize, total: usize| {
@@ -738,10 +763,20 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
                         .unwrap_or_default();
                     m.add(&label, &acts, only.as_deref(), c);
                 }
-                Ok(written)
+                Ok((written, broken))
             });
         match result {
-            Ok(written) => {
+            Ok((written, broken)) => {
+                if let Some(line) = broken {
+                    let line = format!("featscope: {line}");
+                    if opts.fail_on_nonfinite {
+                        failed += 1;
+                    }
+                    match &progress {
+                        Some(bar) => bar.println(line),
+                        None => eprintln!("{line}"),
+                    }
+                }
                 files += written.len();
                 if !opts.print {
                     for f in &written {

@@ -240,3 +240,234 @@ fn every_drawn_activation_matches_onnx_runtimes_own_values() {
         }
     }
 }
+
+/// A 1×1×4×4 model whose layers break on purpose, in graph order: `shifted` = x − 0.5 (finite),
+/// `log` = ln(shifted) (NaN below 0.5), `ratio` = x / (x · 0) (NaN at 0, +Inf elsewhere),
+/// `negated` = −ratio (NaN and −Inf).
+fn broken_model(dir: &Path) -> PathBuf {
+    use featscope::model::builder::{tensor_f32, Dim, GraphBuilder};
+    use featscope::model::proto::data_type::FLOAT;
+    let dims = [Dim::Fixed(1), Dim::Fixed(1), Dim::Fixed(4), Dim::Fixed(4)];
+    let mut g = GraphBuilder::new("broken", 13);
+    g.input("x", FLOAT, &dims)
+        .initializer(tensor_f32("half", &[], &[0.5]))
+        .initializer(tensor_f32("zero", &[], &[0.0]))
+        .node("Sub", "shifted", &["x", "half"], &["s"], vec![])
+        .node("Log", "log", &["s"], &["l"], vec![])
+        .node("Mul", "zeroed", &["x", "zero"], &["z"], vec![])
+        .node("Div", "ratio", &["x", "z"], &["r"], vec![])
+        .node("Neg", "negated", &["r"], &["n"], vec![])
+        .output("l", FLOAT, &dims)
+        .output("n", FLOAT, &dims);
+    let path = dir.join("broken.onnx");
+    std::fs::write(&path, g.finish_bytes("featscope-test")).expect("write model");
+    path
+}
+
+/// 4×4 grey: eight pixels 0, four 64, four 200.
+fn broken_image(dir: &Path) -> PathBuf {
+    let img = image::GrayImage::from_fn(4, 4, |x, y| {
+        image::Luma([match y * 4 + x {
+            0..=7 => 0,
+            8..=11 => 64,
+            _ => 200,
+        }])
+    });
+    let path = dir.join("grey.png");
+    img.save(&path).expect("write image");
+    path
+}
+
+#[test]
+fn nan_and_inf_are_counted_reported_coloured_and_can_fail_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (m, img) = (broken_model(dir.path()), broken_image(dir.path()));
+    for backend in ["tract", "ort"] {
+        if backend == "ort" && !ort_available("nan_and_inf_are_counted") {
+            continue;
+        }
+        let out = dir.path().join(format!("out-{backend}"));
+        let args = [
+            "snapshot",
+            s(&m),
+            s(&img),
+            "--out",
+            s(&out),
+            "--preset",
+            "unit",
+            "--backend",
+            backend,
+        ];
+        let run = featscope(&args);
+        let err = stderr(&run);
+        assert_eq!(run.status.code(), Some(0), "{backend}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("non-finite")).collect();
+        assert_eq!(lines.len(), 1, "{backend}: {err}");
+        assert!(
+            lines[0].contains("layer 'log' (Log): 12 NaN of 16 values"),
+            "{backend}: {err}"
+        );
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
+                .expect("json");
+        let counts: Vec<(String, u64, u64, u64)> = summary["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .map(|l| {
+                let n = &l["nonfinite"];
+                (
+                    l["name"].as_str().unwrap_or("").to_string(),
+                    n["nan"].as_u64().unwrap_or(99),
+                    n["pos_inf"].as_u64().unwrap_or(99),
+                    n["neg_inf"].as_u64().unwrap_or(99),
+                )
+            })
+            .collect();
+        let want = [
+            ("shifted", 0, 0, 0),
+            ("log", 12, 0, 0),
+            ("zeroed", 0, 0, 0),
+            ("ratio", 8, 8, 0),
+            ("negated", 8, 0, 8),
+        ];
+        for (name, nan, pos, neg) in want {
+            assert!(
+                counts.contains(&(name.to_string(), nan, pos, neg)),
+                "{backend}: {name} in {counts:?}"
+            );
+        }
+        // The grid draws the 12 NaN of `log` magenta (8×8 pixels a value), the rest in the
+        // colormap.
+        let grid = image::open(out.join("log_grid.png"))
+            .expect("grid")
+            .to_rgb8();
+        let magenta = grid
+            .pixels()
+            .filter(|p| p.0 == featscope::render::NONFINITE)
+            .count();
+        assert_eq!(magenta, 12 * 64, "{backend}");
+        let lut = featscope::render::Colormap::Viridis.lut();
+        assert!(!lut.contains(&featscope::render::NONFINITE));
+        // --fail-on-nonfinite: the same files, exit 1.
+        let mut failing = args.to_vec();
+        failing.push("--fail-on-nonfinite");
+        let run = featscope(&failing);
+        assert_eq!(run.status.code(), Some(1), "{backend}: {}", stderr(&run));
+        assert!(out.join("log_grid.png").exists());
+    }
+}
+
+#[test]
+fn an_integer_input_takes_the_pixels_as_they_are() {
+    use featscope::model::builder::{attr_int, Dim, GraphBuilder};
+    use featscope::model::proto::data_type::{FLOAT, UINT8};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dims = [Dim::Fixed(1), Dim::Fixed(4), Dim::Fixed(4), Dim::Fixed(3)];
+    let mut g = GraphBuilder::new("u8", 13);
+    g.input("pixels", UINT8, &dims)
+        .node(
+            "Cast",
+            "as_float",
+            &["pixels"],
+            &["f"],
+            vec![attr_int("to", FLOAT as i64)],
+        )
+        .node(
+            "Transpose",
+            "nchw",
+            &["f"],
+            &["t"],
+            vec![featscope::model::builder::attr_ints("perm", &[0, 3, 1, 2])],
+        )
+        .output(
+            "t",
+            FLOAT,
+            &[Dim::Fixed(1), Dim::Fixed(3), Dim::Fixed(4), Dim::Fixed(4)],
+        );
+    let path = dir.path().join("u8.onnx");
+    std::fs::write(&path, g.finish_bytes("featscope-test")).expect("write model");
+    let img =
+        image::RgbImage::from_fn(4, 4, |x, y| image::Rgb([(x * 60) as u8, (y * 50) as u8, 7]));
+    let img_path = dir.path().join("rgb.png");
+    img.save(&img_path).expect("write image");
+    let mut backends = vec![Backend::Tract];
+    if ort_available("an_integer_input_takes_the_pixels_as_they_are") {
+        backends.push(Backend::Ort);
+    }
+    for backend in backends {
+        let (acts, _) = run(&path, &img_path, backend).expect("runs");
+        let fm = acts
+            .layers
+            .iter()
+            .find(|l| l.tensor == "t")
+            .and_then(|l| l.feature_maps())
+            .expect("maps");
+        for (x, y, px) in img.enumerate_pixels() {
+            for c in 0..3 {
+                assert_eq!(
+                    fm.value(c, y as usize, x as usize),
+                    px.0[c] as f32,
+                    "{backend:?}"
+                );
+            }
+        }
+        assert!(
+            acts.input_description.contains("as uint8"),
+            "{}",
+            acts.input_description
+        );
+    }
+}
+
+#[test]
+fn a_scale_computed_at_run_time_is_asked_of_the_engine() {
+    use featscope::model::builder::{Dim, GraphBuilder};
+    use featscope::model::proto::data_type::FLOAT;
+    if !ort_available("a_scale_computed_at_run_time_is_asked_of_the_engine") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dims = [Dim::Fixed(1), Dim::Fixed(1), Dim::Fixed(4), Dim::Fixed(4)];
+    let mut g = GraphBuilder::new("dynamic", 13);
+    g.input("x", FLOAT, &dims)
+        .node(
+            "DynamicQuantizeLinear",
+            "dq",
+            &["x"],
+            &["q", "q_scale", "q_zero"],
+            vec![],
+        )
+        .node(
+            "DequantizeLinear",
+            "back",
+            &["q", "q_scale", "q_zero"],
+            &["y"],
+            vec![],
+        )
+        .output("y", FLOAT, &dims);
+    let path = dir.path().join("dynamic.onnx");
+    std::fs::write(&path, g.finish_bytes("featscope-test")).expect("write model");
+    let img = broken_image(dir.path());
+    let m = Model::open(&path).expect("model");
+    let mut cfg = config(Backend::Ort);
+    cfg.preprocess.preset = Some(featscope::preprocess::Preset::Unit);
+    cfg.raw_graph = true;
+    let mut analyzer = Analyzer::open(m.with_raw_graph(), &cfg, &Selection::All).expect("opens");
+    let acts = analyzer.compute(&img).expect("runs");
+    let q = acts.layers.iter().find(|l| l.tensor == "q").expect("q");
+    let y = acts.layers.iter().find(|l| l.tensor == "y").expect("y");
+    let quant = q
+        .precision
+        .quantization
+        .as_ref()
+        .expect("a scale, from the run");
+    // x spans 0..200/255: scale = (max − min)/255, zero point 0.
+    assert!(
+        (quant.scale[0] - 200.0 / 255.0 / 255.0).abs() < 1e-7,
+        "{quant:?}"
+    );
+    assert_eq!(quant.zero_point, vec![0]);
+    // The dequantized integers are the values DequantizeLinear gives.
+    assert_eq!(values(q), values(y));
+}
