@@ -48,6 +48,7 @@ fn compare(c: &mut Criterion) {
         out: out.path().join("compare"),
         threshold: featscope::compare::DEFAULT_THRESHOLD,
         fail_above: None,
+        fail_below_sqnr: None,
         colormap: Colormap::Viridis,
         run: config.clone(),
     };

@@ -322,7 +322,11 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 #[command(
     after_help = "Two models when the second path is an .onnx file. Without --out, the \
 interactive view shows A, B and A − B with each layer's divergence in the sidebar; with --out, \
-<layer>_compare.png, <layer>_diff.png and compare.json are written instead."
+<layer>_compare.png, <layer>_diff.png and compare.json are written instead.\n\n\
+A precision debugger: compare FP32.onnx FP16_OR_INT8.onnx IMAGE pairs each layer with the same \
+activation of the converted or quantized model (through renames and fused activations) and \
+gives its SQNR and local SQNR (what the layer's own format loses). IMAGE may be a folder: the \
+figures are then the worst and the mean over its images."
 )]
 pub struct CompareArgs {
     /// The model (or model A).
@@ -344,6 +348,14 @@ pub struct CompareArgs {
     /// Exit with 1 when any layer's max |A − B| / max |A| is above this (needs --out).
     #[arg(long, value_name = "X", requires = "out", value_parser = parse_non_negative)]
     pub fail_above: Option<f32>,
+    /// Exit with 1 when any layer's SQNR, 20·log10(‖A‖/‖A − B‖), is below this many dB
+    /// (needs --out): a CI gate for a converted or quantized B.
+    #[arg(long, value_name = "DB", requires = "out", value_parser = parse_decibels)]
+    pub fail_below_sqnr: Option<f64>,
+    /// A layer's SQNR below this many dB is marked in the view, and `]`/`[` step to layers
+    /// whose own (local) SQNR is below it.
+    #[arg(long, value_name = "DB", default_value_t = crate::compare::DEFAULT_SQNR_THRESHOLD, value_parser = parse_decibels)]
+    pub sqnr_threshold: f64,
     /// How pictures are drawn in the terminal (the view).
     #[arg(long, value_enum, default_value_t = GraphicsArg::Auto)]
     pub graphics: GraphicsArg,
@@ -384,9 +396,17 @@ impl CompareArgs {
             out: self.out.clone()?,
             threshold: self.threshold,
             fail_above: self.fail_above,
+            fail_below_sqnr: self.fail_below_sqnr,
             colormap: self.colormap.into(),
             run: self.run.config(),
         })
+    }
+}
+
+fn parse_decibels(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v.abs() <= 1000.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of decibels (-1000..1000)")),
     }
 }
 

@@ -59,7 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.view_options(),
                 args.inputs(),
                 args.layers.clone(),
-                args.threshold,
+                (args.threshold, args.sqnr_threshold),
             ),
         },
         Some(Command::Scan(args)) => scan(args),
@@ -94,17 +94,41 @@ fn compare_exit(
             }
         );
     }
-    match (outcome.failing.first(), job.fail_above) {
-        (Some(first), Some(limit)) => {
-            eprintln!(
-                "featscope: error: {} of {} layers differ by more than {limit:e} (the first: {first})",
-                outcome.failing.len(),
-                report.layers.len()
-            );
-            ExitCode::from(1)
-        }
-        _ => ExitCode::SUCCESS,
+    if let Some(worst) = report.worst_sqnr().filter(|_| report.worst_local.is_some()) {
+        let db = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} dB"));
+        let local = report
+            .layers
+            .iter()
+            .find(|l| Some(&l.name) == report.worst_local.as_ref());
+        eprintln!(
+            "featscope: {} of {} feature maps paired; lowest SQNR {} at {}; the layer that loses \
+             most by itself: {} (local SQNR {})",
+            report.pairing.paired_feature_maps,
+            report.pairing.a_feature_maps,
+            db(worst.sqnr_db),
+            worst.name,
+            local.map_or_else(|| "-".into(), |l| l.name.to_string()),
+            db(local.and_then(|l| l.local_sqnr_db)),
+        );
     }
+    let mut code = ExitCode::SUCCESS;
+    if let (Some(first), Some(limit)) = (outcome.failing.first(), job.fail_above) {
+        eprintln!(
+            "featscope: error: {} of {} layers differ by more than {limit:e} (the first: {first})",
+            outcome.failing.len(),
+            report.layers.len()
+        );
+        code = ExitCode::from(1);
+    }
+    if let (Some(first), Some(limit)) = (outcome.below_sqnr.first(), job.fail_below_sqnr) {
+        eprintln!(
+            "featscope: error: {} of {} layers have an SQNR below {limit} dB (the first: {first})",
+            outcome.below_sqnr.len(),
+            report.layers.len()
+        );
+        code = ExitCode::from(1);
+    }
+    code
 }
 
 fn batch(args: SnapshotArgs) -> snapshot::Batch {

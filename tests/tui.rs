@@ -787,6 +787,7 @@ fn compare_view() -> Viewer {
             name_a: "a.png".into(),
             name_b: "b.png".into(),
             threshold: 1e-3,
+            sqnr_threshold: 30.0,
         }),
         ..AppOptions::default()
     };

@@ -121,6 +121,9 @@ pub struct TensorSite {
     /// For the values read back from a folded Cast to float16/bfloat16: the type they were
     /// stored in.
     pub stored_as: Option<ElemType>,
+    /// The output of the activation (Relu, Clip…) that alone reads this tensor: a pair that
+    /// quantizers fuse into one operator.
+    pub activation: Option<String>,
     /// The display name in the raw graph, where folded tensors are listed on their own.
     pub raw_display: Clean,
     pub raw_op: Clean,
@@ -472,6 +475,10 @@ pub fn input_layout(dims: Option<&[Dim]>) -> Layout {
     }
 }
 
+/// Activations that quantizers fold into the operator before them (onnxruntime's QDQ and
+/// QOperator formats drop a Relu or Clip that follows a Conv, MatMul, Gemm or Add).
+const FUSED_ACTIVATIONS: [&str; 3] = ["Relu", "Clip", "LeakyRelu"];
+
 fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> {
     let mut declared: HashMap<&str, DeclaredType> = HashMap::new();
     for v in graph.value_info.iter().chain(&graph.output) {
@@ -507,6 +514,19 @@ fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> 
             .map(|d| d.len())
     };
     let mut quantized = quant::find(graph, &ranks);
+    // A tensor read by one activation alone: the quantizers fuse that pair.
+    let mut readers: HashMap<&str, Vec<&proto::NodeProto>> = HashMap::new();
+    for node in &graph.node {
+        for i in node.input.iter().filter(|i| !i.is_empty()) {
+            readers.entry(i.as_str()).or_default().push(node);
+        }
+    }
+    let activation_of = |t: &str| match readers.get(t).map(Vec::as_slice) {
+        Some([only]) if FUSED_ACTIVATIONS.contains(&only.op_type.as_str()) => {
+            only.output.first().cloned()
+        }
+        _ => None,
+    };
     let mut seen: HashMap<String, usize> = HashMap::new();
     raw.iter()
         .enumerate()
@@ -532,6 +552,7 @@ fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> 
                 quantization: quantized.remove(tensor.as_str()),
                 folded: Vec::new(),
                 stored_as: None,
+                activation: activation_of(tensor),
                 raw_display: Clean::new(&display),
                 raw_op: Clean::new(op),
             }

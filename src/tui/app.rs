@@ -121,6 +121,9 @@ pub struct CompareOptions {
     pub name_b: Clean,
     /// A layer whose max |A − B| / max |A| is above this is marked.
     pub threshold: f32,
+    /// A layer whose SQNR (dB) is below this is marked; `]`/`[` step to layers whose local
+    /// SQNR is below it, when B is another number format.
+    pub sqnr_threshold: f64,
 }
 
 /// The second run of `featscope compare`, paired with the first layer by layer.
@@ -151,7 +154,7 @@ pub enum Msg {
     Stage(String),
     Ready(Box<Activations>),
     /// Both runs of a compare.
-    Compared(Box<Activations>, Box<Activations>),
+    Compared(Box<crate::compare::ViewRuns>),
     Failed(String),
     Exported(Result<Vec<PathBuf>, String>),
     /// Evidence maps made so far (one per class of the top-5, in its order).
@@ -355,12 +358,18 @@ impl App {
 
     /// Both runs of a compare: A is shown as a single run would be, B is paired with it.
     pub fn set_comparison(&mut self, a: Activations, b: Activations) {
-        let matching = crate::compare::match_layers(&a.layers, &b.layers);
+        let matching = crate::compare::match_layers(&a.layers, &b.layers, &[]);
+        self.set_compared(crate::compare::ViewRuns { a, b, matching });
+    }
+
+    /// Both runs of a compare, paired as the graphs say.
+    pub fn set_compared(&mut self, runs: crate::compare::ViewRuns) {
+        let crate::compare::ViewRuns { a, b, matching } = runs;
         let pairs = matching
             .pairs
             .iter()
             .filter_map(|p| {
-                let d = crate::compare::divergence(&a.layers[p.a], &b.layers[p.b])?;
+                let d = crate::compare::divergence(&a.layers[p.a_values], &b.layers[p.b])?;
                 Some((p.a, (p.b, p.by, d)))
             })
             .collect();
@@ -380,7 +389,7 @@ impl App {
                 }
             }
             Msg::Ready(acts) => self.set_activations(*acts),
-            Msg::Compared(a, b) => self.set_comparison(*a, *b),
+            Msg::Compared(runs) => self.set_compared(*runs),
             Msg::Failed(e) => self.load = Load::Failed(Clean::one_line(&e)),
             Msg::Exported(Ok(files)) => {
                 let pngs: Vec<String> = files

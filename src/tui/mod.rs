@@ -88,7 +88,7 @@ pub fn run_compare(
     mut opts: ViewOptions,
     inputs: crate::compare::Inputs,
     layers: Vec<String>,
-    threshold: f32,
+    (threshold, sqnr_threshold): (f32, f64),
 ) -> Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!(
@@ -109,6 +109,7 @@ pub fn run_compare(
         name_a,
         name_b,
         threshold,
+        sqnr_threshold,
     };
     run_view(opts, Work::Compare { inputs, layers }, Some(compare))
 }
@@ -304,8 +305,8 @@ fn spawn_worker(model: Model, config: RunConfig, image: PathBuf, work: Work, tx:
                     let stage = |s: String| {
                         let _ = tx.send(Msg::Stage(s));
                     };
-                    let (a, b) = crate::compare::compute_for_view(inputs, layers, &config, &stage)?;
-                    return Ok(Msg::Compared(Box::new(a), Box::new(b)));
+                    let runs = crate::compare::compute_for_view(inputs, layers, &config, &stage)?;
+                    return Ok(Msg::Compared(Box::new(runs)));
                 }
                 let mut analyzer = Analyzer::open(model, &config, &Selection::All)?;
                 let _ = tx.send(Msg::Stage(format!(

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 /// The `rel` above which a layer is said to differ, unless `--threshold` says otherwise.
 pub const DEFAULT_THRESHOLD: f32 = 1e-3;
 
+/// The SQNR (dB) below which the view marks a layer, unless `--sqnr-threshold` says otherwise:
+/// about 5 bits of signal left.
+pub const DEFAULT_SQNR_THRESHOLD: f64 = 30.0;
+
 /// What is compared with what.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Inputs {
@@ -81,6 +85,27 @@ impl Inputs {
         }
     }
 
+    /// The images each run is fed, in pairs: A's and B's image, or, for two models on a
+    /// folder, each of its images (sorted by name) for both.
+    pub fn image_pairs(&self) -> Result<Vec<(PathBuf, PathBuf)>> {
+        match self {
+            Inputs::TwoImages { a, b, .. } => Ok(vec![(a.clone(), b.clone())]),
+            Inputs::TwoModels { image, .. } if image.is_dir() => {
+                let mut found: Vec<PathBuf> = std::fs::read_dir(image)
+                    .with_context(|| format!("{}: cannot list the folder", image.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_file() && crate::preprocess::has_image_extension(p))
+                    .collect();
+                found.sort();
+                if found.is_empty() {
+                    bail!("{}: the folder holds no images", image.display());
+                }
+                Ok(found.into_iter().map(|p| (p.clone(), p)).collect())
+            }
+            Inputs::TwoModels { image, .. } => Ok(vec![(image.clone(), image.clone())]),
+        }
+    }
+
     /// What tells A from B: the file names that differ.
     pub fn names(&self) -> (Clean, Clean) {
         let name = |p: &Path| {
@@ -111,15 +136,9 @@ fn looks_like_onnx(path: &Path) -> bool {
     }
 }
 
-/// How two layers were paired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MatchedBy {
-    /// The same tensor name.
-    Name,
-    /// The k-th unmatched layer of this shape in A with the k-th in B.
-    Position,
-}
+pub mod pairing;
+
+pub use pairing::{pair_sites, MatchedBy, TensorPair};
 
 /// A pair of layers: indices into A's and B's layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +146,9 @@ pub struct Pair {
     pub a: usize,
     pub b: usize,
     pub by: MatchedBy,
+    /// A's layer whose values are compared with B's: `a`, or for a tensor B fused into an
+    /// activation, that activation's output.
+    pub a_values: usize,
 }
 
 /// Which layers of A and B are compared, and which have no partner.
@@ -138,30 +160,61 @@ pub struct Matching {
     pub only_b: Vec<usize>,
 }
 
+impl Matching {
+    /// The pair of A's layer `a`.
+    pub fn of(&self, a: usize) -> Option<&Pair> {
+        self.pairs.iter().find(|p| p.a == a)
+    }
+}
+
 fn comparable(l: &Layer) -> bool {
     matches!(l.data, LayerData::FeatureMaps(_) | LayerData::Vector(_))
 }
 
-/// Pairs A's and B's numeric layers: by tensor name, then the rest by position among layers
-/// of the same shape (two exports of one network often name tensors differently).
-pub fn match_layers(a: &[Layer], b: &[Layer]) -> Matching {
-    let b_by_name: HashMap<&str, usize> = b
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| comparable(l))
-        .map(|(i, l)| (l.tensor.as_str(), i))
-        .collect();
+/// Pairs A's and B's numeric layers: as the graphs say (`tensors`, from [`pair_sites`]), then
+/// the rest by position among layers of the same shape (two exports of one network often name
+/// tensors differently), said as such.
+pub fn match_layers(a: &[Layer], b: &[Layer], tensors: &[TensorPair]) -> Matching {
+    let index = |layers: &[Layer]| -> HashMap<String, usize> {
+        layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| comparable(l))
+            .map(|(i, l)| (l.tensor.clone(), i))
+            .collect()
+    };
+    let (a_at, b_at) = (index(a), index(b));
     let mut b_taken = vec![false; b.len()];
     let mut pairs: Vec<Option<Pair>> = vec![None; a.len()];
-    for (i, l) in a.iter().enumerate().filter(|(_, l)| comparable(l)) {
-        if let Some(&j) = b_by_name.get(l.tensor.as_str()) {
-            if b[j].shape == l.shape {
-                pairs[i] = Some(Pair {
-                    a: i,
-                    b: j,
-                    by: MatchedBy::Name,
-                });
-                b_taken[j] = true;
+    for t in tensors {
+        let (Some(&i), Some(&j), Some(&v)) =
+            (a_at.get(&t.a), b_at.get(&t.b), a_at.get(&t.a_values))
+        else {
+            continue;
+        };
+        if pairs[i].is_none() && a[v].shape == b[j].shape {
+            pairs[i] = Some(Pair {
+                a: i,
+                b: j,
+                by: t.by,
+                a_values: v,
+            });
+            b_taken[j] = true;
+        }
+    }
+    // Without a plan (two runs of one graph), the same tensor is the same layer.
+    if tensors.is_empty() {
+        for (i, l) in a.iter().enumerate().filter(|(_, l)| comparable(l)) {
+            if let Some(&j) = b_at.get(&l.tensor).filter(|&&j| !b_taken[j]) {
+                if b[j].shape == l.shape {
+                    pairs[i] = Some(Pair {
+                        a: i,
+                        b: j,
+                        by: MatchedBy::Name,
+                        a_values: i,
+                    });
+                    b_taken[j] = true;
+                }
             }
         }
     }
@@ -184,6 +237,7 @@ pub fn match_layers(a: &[Layer], b: &[Layer]) -> Matching {
                 a: i,
                 b: j,
                 by: MatchedBy::Position,
+                a_values: i,
             });
             b_taken[j] = true;
         }
@@ -212,6 +266,16 @@ pub struct Divergence {
     pub cosine: f32,
     /// The channel (for a vector: the element) where |A − B| is largest.
     pub worst_channel: usize,
+    /// 20·log10(‖A‖ / ‖A − B‖) over the finite values (ONNX Runtime's qdq_loss_debug
+    /// definition): ∞ for identical layers, `None` when A is all zeros.
+    pub sqnr_db: Option<f64>,
+    /// The SQNR of A's values put through B's own number format alone (its scale and zero
+    /// point, or float16/bfloat16 rounding): the precision this layer loses by itself, apart
+    /// from what it inherits. `None` when B is float32.
+    pub local_sqnr_db: Option<f64>,
+    /// The fraction of A's values outside what B's format holds (clipped by an int8 scale,
+    /// beyond ±65504 for float16).
+    pub saturated: f32,
 }
 
 /// A's and B's values at one place differ by this much.
@@ -242,7 +306,7 @@ pub fn divergence(a: &Layer, b: &Layer) -> Option<Divergence> {
     }
     let mut max_abs = 0f32;
     let mut max_a = 0f32;
-    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    let (mut dot, mut na, mut nb, mut noise) = (0f64, 0f64, 0f64, 0f64);
     let mut worst = (0usize, -1f32);
     for (chunk, (ca, cb)) in va.chunks(per).zip(vb.chunks(per)).enumerate() {
         let mut channel_max = 0f32;
@@ -256,6 +320,7 @@ pub fn divergence(a: &Layer, b: &Layer) -> Option<Divergence> {
                 dot += x as f64 * y as f64;
                 na += x as f64 * x as f64;
                 nb += y as f64 * y as f64;
+                noise += (x as f64 - y as f64).powi(2);
             }
         }
         if channel_max > worst.1 {
@@ -275,11 +340,34 @@ pub fn divergence(a: &Layer, b: &Layer) -> Option<Divergence> {
         (false, false) => 1.0,
         _ => 0.0,
     };
+    let sqnr_db = match (na > 0.0, noise > 0.0) {
+        (false, _) => None,
+        (true, false) => Some(f64::INFINITY),
+        (true, true) => Some(10.0 * (na / noise).log10()),
+    };
+    let (local_sqnr_db, saturated) = if b.precision.is_float32() {
+        (None, 0.0)
+    } else {
+        // The values as they lie (channel-first, batch item 0), the axis of a per-axis scale
+        // being the channel's.
+        let shape: Vec<usize> = match &b.data {
+            LayerData::FeatureMaps(fm) => vec![1, fm.channels, fm.height, fm.width],
+            _ => vec![1, va.len()],
+        };
+        let (stored, outside) = b.precision.round_trip(va, &shape);
+        (
+            crate::precision::sqnr_db(va, &stored),
+            outside as f32 / va.len().max(1) as f32,
+        )
+    };
     Some(Divergence {
         max_abs,
         rel,
         cosine,
         worst_channel: worst.0,
+        sqnr_db,
+        local_sqnr_db,
+        saturated,
     })
 }
 
@@ -316,41 +404,131 @@ pub struct RunRecord {
     pub engine: Clean,
 }
 
-/// One compared layer.
+/// One compared layer. Over several images, the figures are the worst over the images
+/// (largest gaps, lowest cosine and SQNR) and `*_mean` the SQNR's mean.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct LayerComparison {
     pub name: Clean,
     pub tensor: Clean,
-    /// B's layer, when it was matched by position under another name.
+    /// B's layer, when it goes by another name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name_b: Option<Clean>,
+    pub tensor_b: Clean,
     pub op: Clean,
     pub shape: Vec<usize>,
     pub matched_by: MatchedBy,
+    /// A's tensor whose values were compared, when not this layer's own (`fused`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared_with: Option<Clean>,
+    /// B's number format.
+    pub dtype_b: crate::precision::ElemType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantization_b: Option<crate::precision::Quantization>,
     pub max_abs: f32,
     pub rel: f32,
     pub cosine: f32,
     pub worst_channel: usize,
+    /// 20·log10(‖A‖/‖A − B‖) in dB; "inf" when B equals A, null when A is all zeros.
+    #[serde(serialize_with = "decibels")]
+    pub sqnr_db: Option<f64>,
+    /// The SQNR of A's values through B's format alone: what this layer loses by itself.
+    #[serde(serialize_with = "decibels")]
+    pub local_sqnr_db: Option<f64>,
+    /// Fraction of A's values outside B's range (saturated by an int8 scale, beyond float16).
+    pub saturated: f32,
+    /// Over several images: the mean SQNR and local SQNR.
+    #[serde(serialize_with = "decibels", skip_serializing_if = "Option::is_none")]
+    pub sqnr_db_mean: Option<f64>,
+    #[serde(serialize_with = "decibels", skip_serializing_if = "Option::is_none")]
+    pub local_sqnr_db_mean: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
+    /// The figures of each image, in order.
+    #[serde(skip)]
+    pub per_image: Vec<Divergence>,
+}
+
+/// dB figures: a number, "inf" for an exact match, null where undefined.
+fn decibels<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.is_infinite() => s.serialize_str(if *x > 0.0 { "inf" } else { "-inf" }),
+        Some(x) if x.is_finite() => s.serialize_f64((x * 1e4).round() / 1e4),
+        _ => s.serialize_none(),
+    }
+}
+
+/// Mean and least of some dB figures (∞ counts as the best).
+fn mean_and_worst(values: impl Iterator<Item = Option<f64>>) -> (Option<f64>, Option<f64>) {
+    let all: Vec<f64> = values.flatten().collect();
+    if all.is_empty() {
+        return (None, None);
+    }
+    let worst = all.iter().copied().fold(f64::INFINITY, f64::min);
+    let finite: Vec<f64> = all.iter().copied().filter(|v| v.is_finite()).collect();
+    let mean = if finite.is_empty() {
+        f64::INFINITY
+    } else {
+        finite.iter().sum::<f64>() / finite.len() as f64
+    };
+    (Some(mean), Some(worst))
 }
 
 impl LayerComparison {
-    pub fn new(a: &Layer, b: &Layer, by: MatchedBy, d: Divergence) -> LayerComparison {
+    pub fn new(a: &Layer, b: &Layer, pair: &Pair, compared: &Layer, d: Divergence) -> Self {
         LayerComparison {
             name: a.name.clone(),
             tensor: Clean::new(&a.tensor),
             name_b: (b.name != a.name).then(|| b.name.clone()),
+            tensor_b: Clean::new(&b.tensor),
             op: a.op.clone(),
             shape: a.shape.clone(),
-            matched_by: by,
+            matched_by: pair.by,
+            compared_with: (pair.a_values != pair.a).then(|| Clean::new(&compared.tensor)),
+            dtype_b: b.precision.elem,
+            quantization_b: b.precision.quantization.clone(),
             max_abs: d.max_abs,
             rel: d.rel,
             cosine: d.cosine,
             worst_channel: d.worst_channel,
+            sqnr_db: d.sqnr_db,
+            local_sqnr_db: d.local_sqnr_db,
+            saturated: d.saturated,
+            sqnr_db_mean: None,
+            local_sqnr_db_mean: None,
             files: Vec::new(),
+            per_image: vec![d],
         }
     }
+
+    /// Another image's figures for this layer.
+    fn add_image(&mut self, d: Divergence) {
+        self.per_image.push(d);
+        let all = &self.per_image;
+        self.max_abs = all.iter().map(|d| d.max_abs).fold(0.0, f32::max);
+        let worst = all
+            .iter()
+            .max_by(|x, y| x.rel.total_cmp(&y.rel))
+            .copied()
+            .unwrap_or(d);
+        self.rel = worst.rel;
+        self.worst_channel = worst.worst_channel;
+        self.cosine = all.iter().map(|d| d.cosine).fold(1.0, f32::min);
+        self.saturated = all.iter().map(|d| d.saturated).fold(0.0, f32::max);
+        let (mean, least) = mean_and_worst(all.iter().map(|d| d.sqnr_db));
+        (self.sqnr_db_mean, self.sqnr_db) = (mean, least);
+        let (mean, least) = mean_and_worst(all.iter().map(|d| d.local_sqnr_db));
+        (self.local_sqnr_db_mean, self.local_sqnr_db) = (mean, least);
+    }
+}
+
+/// How many of A's layers found a partner, and how.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct PairingSummary {
+    /// A's feature maps (4-D layers drawn as channel grids) and how many are paired.
+    pub a_feature_maps: usize,
+    pub paired_feature_maps: usize,
+    /// Pairs by how they were made.
+    pub by: std::collections::BTreeMap<&'static str, usize>,
 }
 
 /// compare.json.
@@ -358,9 +536,21 @@ impl LayerComparison {
 pub struct Report {
     pub a: RunRecord,
     pub b: RunRecord,
+    /// The images, when B is compared with A over several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
     pub threshold: f32,
     /// The first layer, in graph order, whose `rel` is above the threshold.
     pub first_above: Option<Clean>,
+    /// `--fail-below-sqnr`, and the first layer whose SQNR is below it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_below_sqnr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_below_sqnr: Option<Clean>,
+    /// The layer that loses the most precision by itself (lowest local SQNR): where a
+    /// precision problem starts, rather than where it shows.
+    pub worst_local: Option<Clean>,
+    pub pairing: PairingSummary,
     /// Whether the layers were computed a few at a time (both runs' activations at once would
     /// not fit the memory budget).
     pub streamed: bool,
@@ -383,6 +573,18 @@ impl Report {
     pub fn worst(&self) -> Option<&LayerComparison> {
         self.layers.iter().max_by(|x, y| x.rel.total_cmp(&y.rel))
     }
+
+    /// The layer with the lowest SQNR.
+    pub fn worst_sqnr(&self) -> Option<&LayerComparison> {
+        self.layers
+            .iter()
+            .filter(|l| l.sqnr_db.is_some())
+            .min_by(|x, y| {
+                x.sqnr_db
+                    .unwrap_or(0.0)
+                    .total_cmp(&y.sqnr_db.unwrap_or(0.0))
+            })
+    }
 }
 
 // ---- the command ----
@@ -397,6 +599,8 @@ pub struct CompareJob {
     pub threshold: f32,
     /// `--fail-above`: the command fails when a layer's `rel` is above this.
     pub fail_above: Option<f32>,
+    /// `--fail-below-sqnr`: the command fails when a layer's SQNR (dB) is below this.
+    pub fail_below_sqnr: Option<f64>,
     pub colormap: Colormap,
     pub run: RunConfig,
 }
@@ -407,6 +611,8 @@ pub struct CompareOutcome {
     pub report: Report,
     /// Layers whose `rel` is above `--fail-above`.
     pub failing: Vec<Clean>,
+    /// Layers whose SQNR is below `--fail-below-sqnr`.
+    pub below_sqnr: Vec<Clean>,
 }
 
 /// Both runs' activations for a set of layers.
@@ -418,19 +624,35 @@ pub struct Runs {
 /// Opens the engines for A and B on `tensors` (`None`: every layer).
 fn analyzers(
     inputs: &Inputs,
-    model_a: &Model,
-    model_b: &Model,
+    (model_a, model_b): (&Model, &Model),
     tensors: Option<&[String]>,
+    plan: &[TensorPair],
     run: &RunConfig,
 ) -> Result<(Analyzer, Option<Analyzer>)> {
-    let selection = |model: &Model| match tensors {
-        None => Selection::All,
-        // B, when it is another model, computes those of A's tensors it has; a model whose
-        // names differ is matched by position, so it computes every layer.
-        Some(t) if t.iter().all(|t| model.site(t).is_some()) => Selection::Tensors(t.to_vec()),
-        Some(_) => Selection::All,
+    // A computes the tensors asked for and those their pairs are compared at; B their
+    // partners, or every layer when one has none (it is then paired by position).
+    let (selection_a, selection_b) = match tensors {
+        None => (Selection::All, Selection::All),
+        Some(t) => {
+            let pairs: Vec<&TensorPair> = t
+                .iter()
+                .filter_map(|t| plan.iter().find(|p| &p.a == t))
+                .collect();
+            let mut a_tensors = t.to_vec();
+            for p in &pairs {
+                if !a_tensors.contains(&p.a_values) {
+                    a_tensors.push(p.a_values.clone());
+                }
+            }
+            let b = if pairs.len() == t.len() {
+                Selection::Tensors(pairs.iter().map(|p| p.b.clone()).collect())
+            } else {
+                Selection::All
+            };
+            (Selection::Tensors(a_tensors), b)
+        }
     };
-    let mut a = Analyzer::open(model_a.clone(), run, &selection(model_a))?;
+    let mut a = Analyzer::open(model_a.clone(), run, &selection_a)?;
     let b = match inputs {
         Inputs::TwoImages { a: image_a, .. } => {
             same_size_as(&mut a, image_a)?;
@@ -444,11 +666,7 @@ fn analyzers(
                 let a_sidecar = crate::preprocess::sidecar_options(&model_a.path)?;
                 run_b.preprocess = run.preprocess.clone().or(&a_sidecar);
             }
-            Some(Analyzer::open(
-                model_b.clone(),
-                &run_b,
-                &selection(model_b),
-            )?)
+            Some(Analyzer::open(model_b.clone(), &run_b, &selection_b)?)
         }
     };
     Ok((a, b))
@@ -471,11 +689,14 @@ fn same_size_as(analyzer: &mut Analyzer, image_a: &Path) -> Result<()> {
     Ok(())
 }
 
-fn compute_both(inputs: &Inputs, (a, b): &mut (Analyzer, Option<Analyzer>)) -> Result<Runs> {
-    let acts_a = a.compute(inputs.image_a())?;
+fn compute_both(
+    (image_a, image_b): (&Path, &Path),
+    (a, b): &mut (Analyzer, Option<Analyzer>),
+) -> Result<Runs> {
+    let acts_a = a.compute(image_a)?;
     let acts_b = match b {
-        Some(b) => b.compute(inputs.image_b())?,
-        None => a.compute(inputs.image_b())?,
+        Some(b) => b.compute(image_b)?,
+        None => a.compute(image_b)?,
     };
     Ok(Runs {
         a: acts_a,
@@ -511,27 +732,41 @@ fn chunks(sizes: &[(String, u64)], limit: u64) -> Vec<Vec<String>> {
     out
 }
 
+/// Both runs for the view, and how their layers pair.
+pub struct ViewRuns {
+    pub a: Activations,
+    pub b: Activations,
+    pub matching: Matching,
+}
+
 /// Both runs for the view, every layer (or those `layers` names) of each; `stage` hears what is
-/// being done. The view holds both sets, so they must fit the memory budget together.
+/// being done. The view holds both sets, so they must fit the memory budget together. Over a
+/// folder of images, the view shows the first.
 pub fn compute_for_view(
     inputs: &Inputs,
     layers: &[String],
     run: &RunConfig,
     stage: &dyn Fn(String),
-) -> Result<(Activations, Activations)> {
+) -> Result<ViewRuns> {
     let model_a = run.open_model(inputs.model_a())?;
     let model_b = match inputs {
         Inputs::TwoImages { .. } => model_a.clone(),
         Inputs::TwoModels { b, .. } => run.open_model(b)?,
     };
+    let plan = pair_sites(&model_a, &model_b);
     let only = select_layers(&model_a, layers)?;
-    let mut engines = analyzers(inputs, &model_a, &model_b, only.as_deref(), run)?;
+    let (image_a, image_b) = inputs
+        .image_pairs()?
+        .into_iter()
+        .next()
+        .context("no image")?;
+    let mut engines = analyzers(inputs, (&model_a, &model_b), only.as_deref(), &plan, run)?;
     stage(format!(
         "running {} on {} (A)",
         engines.0.engine_label(),
-        inputs.image_a().display()
+        image_a.display()
     ));
-    let a = engines.0.compute(inputs.image_a())?;
+    let a = engines.0.compute(&image_a)?;
     let budget = Budget::new(run.max_memory);
     let held = 2 * a.layers.iter().map(layer_bytes).sum::<u64>();
     if held > budget.bytes {
@@ -545,17 +780,20 @@ pub fn compute_for_view(
             budget.source
         );
     }
-    stage(format!("running on {} (B)", inputs.image_b().display()));
+    stage(format!("running on {} (B)", image_b.display()));
     let b = match &mut engines.1 {
-        Some(b) => b.compute(inputs.image_b())?,
-        None => engines.0.compute(inputs.image_b())?,
+        Some(b) => b.compute(&image_b)?,
+        None => engines.0.compute(&image_b)?,
     };
-    Ok((a, b))
+    let matching = match_layers(&a.layers, &b.layers, &plan);
+    Ok(ViewRuns { a, b, matching })
 }
 
 /// Runs `featscope compare --out`: both runs, every matched layer's figures and pictures, and
 /// compare.json. When both runs' activations would not fit the memory budget together, the
-/// layers are computed a few at a time (each group runs both models again).
+/// layers are computed a few at a time (each group runs both models again). Over a folder of
+/// images, the figures are gathered per layer (worst and mean) and the pictures are the first
+/// image's.
 pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
     crate::outdir::clean_up_on_signals()?;
     let model_a = job.run.open_model(job.inputs.model_a())?;
@@ -563,83 +801,96 @@ pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
         Inputs::TwoImages { .. } => model_a.clone(),
         Inputs::TwoModels { b, .. } => job.run.open_model(b)?,
     };
+    let plan = pair_sites(&model_a, &model_b);
     let only = select_layers(&model_a, &job.layers)?;
+    let images = job.inputs.image_pairs()?;
     crate::snapshot::check_output_dir(&job.out)?;
     let _lock = crate::outdir::lock_folder(&job.out)?;
     crate::outdir::remove_stale_temp_files(&job.out);
 
-    let mut engines = analyzers(&job.inputs, &model_a, &model_b, only.as_deref(), &job.run)?;
-    if let Some(note) = &engines.0.engine_note {
+    let models = (&model_a, &model_b);
+    let mut engines = Some(analyzers(
+        &job.inputs,
+        models,
+        only.as_deref(),
+        &plan,
+        &job.run,
+    )?);
+    if let Some(note) = engines.as_ref().and_then(|e| e.0.engine_note.as_ref()) {
         eprintln!("featscope: {}", sanitize(note));
     }
-    let acts_a = engines.0.compute(job.inputs.image_a())?;
     let wanted = |l: &Layer| only.as_ref().is_none_or(|t| t.contains(&l.tensor));
     let budget = Budget::new(job.run.max_memory);
-    // B's activations are about A's size (the same graph).
-    let held = 2 * acts_a.layers.iter().map(layer_bytes).sum::<u64>();
-    let streamed = held > budget.bytes;
-    let record = |model: &Path, image: &Path, engine: &Clean| RunRecord {
+    let mut out = Collected::default();
+    let (mut streamed, mut engine_a, mut engine_b) = (false, Clean::default(), Clean::default());
+    for (k, (image_a, image_b)) in images.iter().enumerate() {
+        let first = k == 0;
+        if let Some(engines) = engines.as_mut() {
+            let acts_a = engines.0.compute(image_a)?;
+            engine_a = acts_a.engine.clone();
+            // B's activations are about A's size (the same graph).
+            let held = 2 * acts_a.layers.iter().map(layer_bytes).sum::<u64>();
+            if held <= budget.bytes {
+                let acts_b = match &mut engines.1 {
+                    Some(b) => b.compute(image_b)?,
+                    None => engines.0.compute(image_b)?,
+                };
+                engine_b = acts_b.engine.clone();
+                let runs = Runs {
+                    a: acts_a,
+                    b: acts_b,
+                };
+                compare_group(&runs, job, &plan, &wanted, first, &mut out)?;
+                continue;
+            }
+            // Both sets at once are over the budget: from now on in groups of layers whose
+            // two runs fit, each compared and written before the next is computed.
+            streamed = true;
+            out.sizes = acts_a
+                .layers
+                .iter()
+                .filter(|l| comparable(l) && wanted(l))
+                .map(|l| (l.tensor.clone(), layer_bytes(l)))
+                .collect();
+            if out
+                .sizes
+                .iter()
+                .any(|(t, _)| !plan.iter().any(|p| &p.a == t))
+            {
+                bail!(
+                    "{}: both runs' activations need {} together, over the memory budget of {} \
+                     ({}), and some layers of A have no partner in B but by position, so they \
+                     cannot be compared a few layers at a time; choose fewer layers with --layer",
+                    job.inputs.model_b().display(),
+                    memory::human(held),
+                    memory::human(budget.bytes),
+                    budget.source
+                );
+            }
+        }
+        engines = None;
+        let sizes = out.sizes.clone();
+        for group in chunks(&sizes, budget.bytes / 2) {
+            let mut engines = analyzers(&job.inputs, models, Some(&group), &plan, &job.run)?;
+            let runs = compute_both((image_a, image_b), &mut engines)?;
+            (engine_a, engine_b) = (runs.a.engine.clone(), runs.b.engine.clone());
+            let in_group = |l: &Layer| wanted(l) && group.contains(&l.tensor);
+            compare_group(&runs, job, &plan, &in_group, first, &mut out)?;
+        }
+    }
+    let record = |model: &Path, image: &Path, engine: Clean| RunRecord {
         model: model.display().to_string(),
         image: image.display().to_string(),
-        engine: engine.clone(),
+        engine,
     };
-    let a_record = record(job.inputs.model_a(), job.inputs.image_a(), &acts_a.engine);
-    let mut out = Collected::default();
-    let b_engine = if !streamed {
-        let acts_b = match &mut engines.1 {
-            Some(b) => b.compute(job.inputs.image_b())?,
-            None => engines.0.compute(job.inputs.image_b())?,
-        };
-        let engine = acts_b.engine.clone();
-        let runs = Runs {
-            a: acts_a,
-            b: acts_b,
-        };
-        compare_group(&runs, job, &wanted, &mut out)?;
-        engine
-    } else {
-        // Both sets at once are over the budget: in groups of layers whose two runs fit, each
-        // compared and written before the next is computed.
-        let names_match = acts_a
-            .layers
-            .iter()
-            .filter(|l| comparable(l) && wanted(l))
-            .all(|l| model_b.site(&l.tensor).is_some());
-        if !names_match {
-            bail!(
-                "{}: both runs' activations need {} together, over the memory budget of {} ({}), \
-                 and the two models name their tensors differently, so they cannot be compared \
-                 a few layers at a time; choose fewer layers with --layer",
-                job.inputs.model_b().display(),
-                memory::human(held),
-                memory::human(budget.bytes),
-                budget.source
-            );
-        }
-        let sizes: Vec<(String, u64)> = acts_a
-            .layers
-            .iter()
-            .filter(|l| comparable(l) && wanted(l))
-            .map(|l| (l.tensor.clone(), layer_bytes(l)))
-            .collect();
-        drop(acts_a);
-        drop(engines);
-        let mut engine = Clean::default();
-        for group in chunks(&sizes, budget.bytes / 2) {
-            let mut engines = analyzers(&job.inputs, &model_a, &model_b, Some(&group), &job.run)?;
-            let runs = compute_both(&job.inputs, &mut engines)?;
-            engine = runs.b.engine.clone();
-            let in_group = |l: &Layer| wanted(l) && group.contains(&l.tensor);
-            compare_group(&runs, job, &in_group, &mut out)?;
-        }
-        engine
-    };
-    let b_record = record(job.inputs.model_b(), job.inputs.image_b(), &b_engine);
+    let a_record = record(job.inputs.model_a(), job.inputs.image_a(), engine_a);
+    let b_record = record(job.inputs.model_b(), job.inputs.image_b(), engine_b);
     let Collected {
         layers,
         only_in_a,
         only_in_b,
         mut written,
+        mut pairing,
         ..
     } = out;
     if layers.is_empty() {
@@ -649,13 +900,38 @@ pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
             job.inputs.model_b().display()
         );
     }
+    for row in &layers {
+        *pairing.by.entry(row.matched_by.name()).or_default() += 1;
+    }
+    let below = |limit: f64| {
+        layers
+            .iter()
+            .filter(move |l| l.sqnr_db.is_some_and(|db| db < limit))
+            .map(|l| l.name.clone())
+    };
     let report = Report {
         a: a_record,
         b: b_record,
+        images: if images.len() > 1 {
+            images
+                .iter()
+                .map(|(a, _)| a.display().to_string())
+                .collect()
+        } else {
+            Vec::new()
+        },
         threshold: job.threshold,
         first_above: Report::first_above(&layers, job.threshold),
+        fail_below_sqnr: job.fail_below_sqnr,
+        first_below_sqnr: job.fail_below_sqnr.and_then(|limit| below(limit).next()),
+        worst_local: layers
+            .iter()
+            .filter_map(|l| Some((l.local_sqnr_db?, l)))
+            .min_by(|x, y| x.0.total_cmp(&y.0))
+            .map(|(_, l)| l.name.clone()),
+        pairing,
         streamed,
-        layers,
+        layers: layers.clone(),
         only_in_a,
         only_in_b,
     };
@@ -675,16 +951,27 @@ pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
             .collect(),
         None => Vec::new(),
     };
-    Ok(CompareOutcome { report, failing })
+    let below_sqnr = job
+        .fail_below_sqnr
+        .map(|l| below(l).collect())
+        .unwrap_or_default();
+    Ok(CompareOutcome {
+        report,
+        failing,
+        below_sqnr,
+    })
 }
 
-/// What the groups of layers added up to.
+/// What the groups of layers and the images added up to.
 #[derive(Default)]
 struct Collected {
     layers: Vec<LayerComparison>,
     only_in_a: Vec<Clean>,
     only_in_b: Vec<Clean>,
     written: Vec<PathBuf>,
+    pairing: PairingSummary,
+    /// With layers computed a few at a time: each of A's layers and its bytes.
+    sizes: Vec<(String, u64)>,
     /// File stems taken (lower-cased: unique on case-insensitive file systems too).
     stems: std::collections::HashSet<String>,
 }
@@ -702,24 +989,35 @@ impl Collected {
     }
 }
 
-/// Compares the matched layers of one group of runs, writing their pictures.
+/// Compares the matched layers of one group of runs, writing their pictures for the first
+/// image; later images add their figures to the rows.
 fn compare_group(
     runs: &Runs,
     job: &CompareJob,
+    plan: &[TensorPair],
     wanted: &dyn Fn(&Layer) -> bool,
+    first: bool,
     out: &mut Collected,
 ) -> Result<()> {
-    let matching = match_layers(&runs.a.layers, &runs.b.layers);
+    let matching = match_layers(&runs.a.layers, &runs.b.layers, plan);
     for pair in &matching.pairs {
         let (la, lb) = (&runs.a.layers[pair.a], &runs.b.layers[pair.b]);
+        let compared = &runs.a.layers[pair.a_values];
         if !wanted(la) {
             continue;
         }
-        let Some(d) = divergence(la, lb) else {
+        let Some(d) = divergence(compared, lb) else {
             continue;
         };
-        let mut row = LayerComparison::new(la, lb, pair.by, d);
-        if let (Some(fa), Some(fb)) = (la.feature_maps(), lb.feature_maps()) {
+        if !first {
+            if let Some(row) = out.layers.iter_mut().find(|r| *r.tensor == *la.tensor) {
+                row.add_image(d);
+            }
+            continue;
+        }
+        let mut row = LayerComparison::new(la, lb, pair, compared, d);
+        if let (Some(fa), Some(fb)) = (compared.feature_maps(), lb.feature_maps()) {
+            out.pairing.paired_feature_maps += 1;
             let stem = out.stem(&la.name);
             for (name, bytes) in pictures(fa, fb, &stem, job.colormap)? {
                 let path = job.out.join(&name);
@@ -730,6 +1028,15 @@ fn compare_group(
         }
         out.layers.push(row);
     }
+    if !first {
+        return Ok(());
+    }
+    out.pairing.a_feature_maps += runs
+        .a
+        .layers
+        .iter()
+        .filter(|l| wanted(l) && l.feature_maps().is_some())
+        .count();
     out.only_in_a.extend(
         matching
             .only_a
@@ -887,19 +1194,21 @@ mod tests {
             layer("Relu_7", &[1, 2, 2, 2], z(8)),
             layer("logits", &[1, 6], z(6)),
         ];
-        let m = match_layers(&a, &b);
+        let m = match_layers(&a, &b, &[]);
         assert_eq!(
             m.pairs,
             vec![
                 Pair {
                     a: 0,
                     b: 0,
-                    by: MatchedBy::Name
+                    by: MatchedBy::Name,
+                    a_values: 0,
                 },
                 Pair {
                     a: 1,
                     b: 1,
-                    by: MatchedBy::Position
+                    by: MatchedBy::Position,
+                    a_values: 1,
                 },
             ]
         );
