@@ -83,6 +83,8 @@ pub struct Layer {
     pub nonfinite: NonFinite,
     /// Tensors of the graph shown as part of this layer (a folded requantization).
     pub folded: Vec<String>,
+    /// The image-dependent tensor its operator reads first.
+    pub source: Option<String>,
 }
 
 impl Layer {
@@ -91,6 +93,22 @@ impl Layer {
             LayerData::FeatureMaps(f) => Some(f),
             _ => None,
         }
+    }
+
+    /// The integer a quantized layer stores at channel `c`, row `y`, column `x` (what the
+    /// zoom cursor shows beside the real value).
+    pub fn stored_integer(&self, c: usize, y: usize, x: usize) -> Option<i32> {
+        let q = self.precision.quantization.as_ref()?;
+        let fm = self.feature_maps()?;
+        if c >= fm.channels || y >= fm.height || x >= fm.width {
+            return None;
+        }
+        // The place in the tensor as the engine laid it out, which the scales follow.
+        let flat = match self.layout {
+            Layout::Nchw => (c * fm.height + y) * fm.width + x,
+            Layout::Nhwc => (y * fm.width + x) * fm.channels + c,
+        };
+        Some(q.integer_at(&self.shape, flat, fm.value(c, y, x)))
     }
 
     pub fn shape_text(&self) -> String {
@@ -183,6 +201,7 @@ pub fn classify(site: &TensorSite, raw: RawTensor, quantization: Option<&Quantiz
         precision,
         nonfinite,
         folded: site.folded.clone(),
+        source: site.source.clone(),
     }
 }
 

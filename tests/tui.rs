@@ -1074,3 +1074,127 @@ fn a_scan_shows_dead_channels_and_a_zoomed_channel_s_top_images() {
     assert!(red > 50, "the montage is on screen ({red} cells)");
     assert!(!text(&buf).contains("a.png"));
 }
+
+/// `featscope compare` of a model and its int8 version: B is A with each layer's values through
+/// an int8 scale of its own, relu1's coarse (it loses by itself), pool1 computed from it.
+fn precision_view() -> Viewer {
+    use featscope::precision::{ElemType, Precision, Quantization};
+    use featscope::tui::app::CompareOptions;
+    let mut a = synthetic();
+    a.layers[2].source = Some("relu1_out".into());
+    let mut b = synthetic();
+    for layer in &mut b.layers {
+        // A scale that holds the layer's largest value; relu1's 30 times coarser.
+        let largest = match &layer.data {
+            featscope::activations::LayerData::FeatureMaps(fm) => {
+                fm.data.iter().fold(0f32, |m, v| m.max(v.abs()))
+            }
+            featscope::activations::LayerData::Vector(v) => {
+                v.iter().fold(0f32, |m, v| m.max(v.abs()))
+            }
+            _ => 1.0,
+        };
+        let scale = (largest / 127.0).max(1e-3) * if layer.name == "relu1" { 30.0 } else { 1.0 };
+        let q = Quantization::per_tensor(ElemType::Int8, scale, 0);
+        let shape = layer.shape.clone();
+        match &mut layer.data {
+            featscope::activations::LayerData::FeatureMaps(fm) => {
+                let (stored, _) = q.round_trip(&fm.data, &shape);
+                fm.data.copy_from_slice(&stored);
+            }
+            featscope::activations::LayerData::Vector(v) => {
+                let (stored, _) = q.round_trip(v, &shape);
+                *v = stored;
+            }
+            _ => {}
+        }
+        layer.precision = Precision {
+            elem: ElemType::Int8,
+            quantization: Some(q),
+        };
+    }
+    let opts = AppOptions {
+        compare: Some(CompareOptions {
+            name_a: "model.onnx".into(),
+            name_b: "model_int8.onnx".into(),
+            threshold: 1e-3,
+            sqnr_threshold: 30.0,
+        }),
+        ..AppOptions::default()
+    };
+    let mut app = App::new(opts);
+    app.set_comparison(a, b);
+    Viewer::new(app, AREA)
+}
+
+#[test]
+fn a_precision_compare_shows_sqnr_and_steps_to_the_layer_that_loses() {
+    let mut view = precision_view();
+    let s = screen(&mut view, 120, 34);
+    let row = |s: &str, name: &str| {
+        s.lines()
+            .find(|l| l.contains(&format!("│{name} ")))
+            .unwrap_or_else(|| panic!("no {name} row:\n{s}"))
+            .to_string()
+    };
+    // Each layer's SQNR in dB; relu1's coarse scale is far under the 30 dB threshold.
+    assert!(row(&s, "conv1").contains("dB│"), "{s}");
+    assert!(row(&s, "argmax").contains("–"), "{s}");
+    insta::assert_snapshot!("precision_compare", s);
+    // ] steps to the first layer whose own format loses (local SQNR under 30 dB): relu1.
+    press(&mut view, &["]"]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("relu1")
+    );
+    let s = screen(&mut view, 120, 34);
+    assert!(
+        s.contains("SQNR") && s.contains("local") && s.contains("int8 s=0.99"),
+        "{s}"
+    );
+    // pool1 reads relu1: the status shows the SQNR it inherits.
+    press(&mut view, &["j"]);
+    let s = screen(&mut view, 120, 34);
+    assert!(s.contains(" input 12.7 dB → SQNR 44.9 dB"), "{s}");
+    // W: the layer that loses most by itself.
+    press(&mut view, &["g", "W"]);
+    let worst = view.app.selected_entry().map(|e| e.name.to_string());
+    assert!(
+        matches!(worst.as_deref(), Some("relu1" | "pool1")),
+        "{worst:?}"
+    );
+}
+
+#[test]
+fn nan_layers_are_marked_and_bang_goes_to_the_first() {
+    let mut acts = synthetic();
+    if let featscope::activations::LayerData::FeatureMaps(fm) = &mut acts.layers[2].data {
+        fm.data[3] = f32::NAN;
+        fm.data[5] = f32::NEG_INFINITY;
+    }
+    acts.layers[2].nonfinite = featscope::precision::NonFinite::count(
+        acts.layers[2]
+            .feature_maps()
+            .map(|f| &f.data[..])
+            .unwrap_or(&[]),
+    );
+    let mut app = App::new(AppOptions::default());
+    app.set_activations(acts);
+    let mut view = Viewer::new(app, AREA);
+    press(&mut view, &["!"]);
+    assert_eq!(
+        view.app.selected_entry().map(|e| e.name.as_str()),
+        Some("pool1")
+    );
+    let s = screen(&mut view, 120, 34);
+    assert!(s.contains("1 NaN, 1 −Inf"), "{s}");
+    // The sidebar draws its name in the error colour; its tile holds magenta cells.
+    let buf = draw(&mut view, 120, 34);
+    let magenta = Color::Rgb(255, 0, 255);
+    let cells = buf
+        .content()
+        .iter()
+        .filter(|c| c.fg == magenta || c.bg == magenta)
+        .count();
+    assert!(cells > 0, "no magenta cell");
+}

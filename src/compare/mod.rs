@@ -434,6 +434,13 @@ pub struct LayerComparison {
     /// The SQNR of A's values through B's format alone: what this layer loses by itself.
     #[serde(serialize_with = "decibels")]
     pub local_sqnr_db: Option<f64>,
+    /// The SQNR of the layer it computes from (`input`): a layer whose SQNR falls well below
+    /// its input's while its local SQNR stays high loses in its arithmetic or weights (an
+    /// int8 depthwise convolution with one scale for every channel, say).
+    #[serde(serialize_with = "decibels", skip_serializing_if = "Option::is_none")]
+    pub input_sqnr_db: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Clean>,
     /// Fraction of A's values outside B's range (saturated by an int8 scale, beyond float16).
     pub saturated: f32,
     /// Over several images: the mean SQNR and local SQNR.
@@ -492,6 +499,8 @@ impl LayerComparison {
             worst_channel: d.worst_channel,
             sqnr_db: d.sqnr_db,
             local_sqnr_db: d.local_sqnr_db,
+            input_sqnr_db: None,
+            input: a.source.as_deref().map(Clean::new),
             saturated: d.saturated,
             sqnr_db_mean: None,
             local_sqnr_db_mean: None,
@@ -903,6 +912,17 @@ pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
     for row in &layers {
         *pairing.by.entry(row.matched_by.name()).or_default() += 1;
     }
+    let mut layers = layers;
+    let sqnr_of: HashMap<String, Option<f64>> = layers
+        .iter()
+        .map(|l| (l.tensor.to_string(), l.sqnr_db))
+        .collect();
+    for row in &mut layers {
+        row.input_sqnr_db = row
+            .input
+            .as_ref()
+            .and_then(|t| sqnr_of.get(t.as_str()).copied().flatten());
+    }
     let below = |limit: f64| {
         layers
             .iter()
@@ -1137,6 +1157,7 @@ mod tests {
             precision: Default::default(),
             nonfinite: Default::default(),
             folded: Vec::new(),
+            source: None,
         }
     }
 

@@ -124,6 +124,8 @@ pub struct TensorSite {
     /// The output of the activation (Relu, Clip…) that alone reads this tensor: a pair that
     /// quantizers fuse into one operator.
     pub activation: Option<String>,
+    /// The image-dependent tensor its operator reads first: what it computes from.
+    pub source: Option<String>,
     /// The display name in the raw graph, where folded tensors are listed on their own.
     pub raw_display: Clean,
     pub raw_op: Clean,
@@ -491,14 +493,17 @@ fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> 
         .map(|i| (i.name.as_str(), input_layout(i.declared.dims.as_deref())))
         .collect();
     let mut raw: Vec<(String, String, String, Layout)> = Vec::new();
+    let mut sources: HashMap<String, String> = HashMap::new();
     for node in &graph.node {
-        if !node.input.iter().any(|i| dynamic.contains(i.as_str())) {
+        let Some(source) = node.input.iter().find(|i| dynamic.contains(i.as_str())) else {
             continue;
-        }
+        };
+        let source = source.clone();
         let layout = node_layout(node, &layouts);
         for out in node.output.iter().filter(|o| !o.is_empty()) {
             dynamic.insert(out);
             layouts.insert(out, layout);
+            sources.insert(out.clone(), source.clone());
             raw.push((out.clone(), node.name.clone(), node.op_type.clone(), layout));
         }
     }
@@ -553,6 +558,7 @@ fn discover_sites(graph: &GraphProto, inputs: &[GraphInput]) -> Vec<TensorSite> 
                 folded: Vec::new(),
                 stored_as: None,
                 activation: activation_of(tensor),
+                source: sources.remove(tensor.as_str()),
                 raw_display: Clean::new(&display),
                 raw_op: Clean::new(op),
             }
@@ -640,6 +646,7 @@ fn fold_requantizations(
             Some(x) => {
                 d.display = x.display.clone();
                 d.op = x.op.clone();
+                d.source = x.source.clone();
                 d.folded.push(x.tensor.clone());
             }
             None => {

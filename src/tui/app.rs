@@ -695,22 +695,98 @@ impl App {
         self.comparison.as_ref()?.pairs.get(&pos).map(|p| p.2)
     }
 
-    /// Whether entry `i`'s layer differs by more than the threshold.
+    /// Whether entry `i`'s layer differs by more than the threshold: for two number formats,
+    /// an SQNR under the SQNR threshold.
     pub fn differs(&self, i: usize) -> bool {
+        let Some(d) = self.divergence_of(i) else {
+            return false;
+        };
+        if self.compares_precisions() {
+            return d.sqnr_db.is_some_and(|db| db < self.sqnr_threshold());
+        }
         let threshold = self
             .opts
             .compare
             .as_ref()
             .map_or(crate::compare::DEFAULT_THRESHOLD, |c| c.threshold);
-        self.divergence_of(i).is_some_and(|d| d.rel > threshold)
+        d.rel > threshold
     }
 
-    /// The next (or previous) visible layer that differs by more than the threshold.
+    /// Whether B is another number format of A (float16, int8…): figures are then SQNRs.
+    pub fn compares_precisions(&self) -> bool {
+        self.comparison
+            .as_ref()
+            .is_some_and(|c| c.pairs.values().any(|p| p.2.local_sqnr_db.is_some()))
+    }
+
+    pub fn sqnr_threshold(&self) -> f64 {
+        self.opts
+            .compare
+            .as_ref()
+            .map_or(crate::compare::DEFAULT_SQNR_THRESHOLD, |c| c.sqnr_threshold)
+    }
+
+    /// The SQNR of what entry `i`'s layer computes from (its operator's input).
+    pub fn input_sqnr(&self, i: usize) -> Option<f64> {
+        let acts = self.acts.as_ref()?;
+        let layer = acts.layers.get(self.entries.get(i)?.layer?)?;
+        let source = layer.source.as_ref()?;
+        let at = acts.layers.iter().position(|l| &l.tensor == source)?;
+        self.comparison.as_ref()?.pairs.get(&at)?.2.sqnr_db
+    }
+
+    /// Whether entry `i`'s layer loses precision by itself: a local SQNR under the threshold.
+    pub fn loses_locally(&self, i: usize) -> bool {
+        self.divergence_of(i)
+            .and_then(|d| d.local_sqnr_db)
+            .is_some_and(|db| db < self.sqnr_threshold())
+    }
+
+    /// The layer whose own format loses the most.
+    fn move_to_worst_local(&mut self) {
+        let worst = self
+            .visible()
+            .into_iter()
+            .filter_map(|i| Some((self.divergence_of(i)?.local_sqnr_db?, i)))
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        match worst {
+            Some((db, i)) => {
+                self.select(i);
+                self.message = Some(Clean::new(&format!(
+                    "the layer that loses most by itself: local SQNR {db:.1} dB"
+                )));
+            }
+            None => self.message = Some("no local SQNR: B is not another number format".into()),
+        }
+    }
+
+    /// The first layer, in graph order, holding NaN or ±Inf.
+    fn move_to_first_nonfinite(&mut self) {
+        let found = self
+            .visible()
+            .into_iter()
+            .find(|&i| self.entries[i].nonfinite.any());
+        match found {
+            Some(i) => {
+                self.select(i);
+                self.message = Some(Clean::new(&format!(
+                    "first non-finite values: {} (magenta)",
+                    self.entries[i].nonfinite.describe()
+                )));
+            }
+            None => self.message = Some("no layer holds NaN or ±Inf".into()),
+        }
+    }
+
+    /// The next (or previous) visible layer that differs by more than the threshold; when B is
+    /// another number format, the next whose own format loses (local SQNR under the
+    /// threshold), or, with none, the one that loses most.
     fn move_to_differing(&mut self, forward: bool) {
         let Some(threshold) = self.opts.compare.as_ref().map(|c| c.threshold) else {
             self.message = Some("no second run: `featscope compare` shows differences".into());
             return;
         };
+        let precisions = self.compares_precisions();
         let vis = self.visible();
         let here = vis.iter().position(|&i| i == self.selected).unwrap_or(0);
         let order: Vec<usize> = if forward {
@@ -718,8 +794,25 @@ impl App {
         } else {
             vis[..here].iter().rev().copied().collect()
         };
-        match order.into_iter().find(|&i| self.differs(i)) {
+        let hit = |app: &App, i: usize| {
+            if precisions {
+                app.loses_locally(i)
+            } else {
+                app.differs(i)
+            }
+        };
+        match order.into_iter().find(|&i| hit(self, i)) {
             Some(i) => self.select(i),
+            None if precisions && !vis.iter().any(|&i| self.loses_locally(i)) => {
+                self.move_to_worst_local()
+            }
+            None if precisions => {
+                self.message = Some(Clean::new(&format!(
+                    "no {} layer loses precision by itself (local SQNR under {} dB)",
+                    if forward { "later" } else { "earlier" },
+                    self.sqnr_threshold()
+                )))
+            }
             None => {
                 self.message = Some(Clean::new(&format!(
                     "no {} layer differs by more than {threshold:e}",
@@ -729,7 +822,6 @@ impl App {
         }
     }
 
-    /// The channel where A and B differ most.
     fn move_to_worst_channel(&mut self) {
         match self.pair() {
             Some((_, layer, _, d)) if layer.feature_maps().is_some() => {
@@ -763,6 +855,14 @@ impl App {
     }
 
     /// The value under the zoom cursor, for the subject shown.
+    /// The integer the selected quantized layer stores under the cursor.
+    pub fn cursor_integer(&self) -> Option<i32> {
+        let (y, x) = self.cursor;
+        (self.view == View::Grid)
+            .then(|| self.selected_layer()?.stored_integer(self.channel, y, x))
+            .flatten()
+    }
+
     pub fn cursor_value(&self) -> Option<f32> {
         let (y, x) = self.cursor;
         let info = self.info()?;
@@ -952,6 +1052,8 @@ impl App {
             Action::NextDiffering => self.move_to_differing(true),
             Action::PrevDiffering => self.move_to_differing(false),
             Action::WorstChannel => self.move_to_worst_channel(),
+            Action::WorstLocal => self.move_to_worst_local(),
+            Action::FirstNonFinite => self.move_to_first_nonfinite(),
             Action::Evidence => {
                 if self.view == View::Evidence && !self.evidence.is_empty() {
                     self.evidence_pick = (self.evidence_pick + 1) % self.evidence.len();

@@ -79,6 +79,8 @@ pub enum Action {
     NextDiffering,
     PrevDiffering,
     WorstChannel,
+    WorstLocal,
+    FirstNonFinite,
     Evidence,
     Filters,
 }
@@ -202,8 +204,9 @@ pub static KEYMAP: &[Binding] = &[
     bind(C::Browse, &[Key::code(KeyCode::Enter)], A::Zoom, "zoom: the channel (or picture) full size"),
     bind(C::Browse, &[Key::code(KeyCode::Esc)], A::Back, "clear the filter"),
     // Compare
-    bind(C::Compare, &[Key::ch(']')], A::NextDiffering, "next layer where A and B differ"),
-    bind(C::Compare, &[Key::ch('[')], A::PrevDiffering, "previous layer where A and B differ"),
+    bind(C::Compare, &[Key::ch(']')], A::NextDiffering, "next layer where A and B differ (formats: that loses by itself)"),
+    bind(C::Compare, &[Key::ch('[')], A::PrevDiffering, "previous layer where A and B differ (formats: likewise)"),
+    bind(C::Compare, &[Key::ch('W')], A::WorstLocal, "the layer that loses most by itself (lowest local SQNR)"),
     bind(C::Compare, &[Key::ch('w')], A::WorstChannel, "the channel where A and B differ most"),
     // Zoom
     bind(C::Zoom, &[Key::ch('h'), Key::code(KeyCode::Left)], A::CursorLeft, "cursor left"),
@@ -221,6 +224,7 @@ pub static KEYMAP: &[Binding] = &[
     bind(C::Global, &[Key::ch('s')], A::CycleView, "cycle grid / sum / overlay / input"),
     bind(C::Global, &[Key::ch('x')], A::Evidence, "where the class came from (again: next class of the top-5)"),
     bind(C::Global, &[Key::ch('f')], A::Filters, "the convolution's kernels (filters)"),
+    bind(C::Global, &[Key::ch('!')], A::FirstNonFinite, "the first layer holding NaN or ±Inf (drawn magenta)"),
     bind(C::Global, &[Key::ch('c')], A::NextColormap, "next colormap"),
     bind(C::Global, &[Key::ch('n')], A::ToggleNormalization, "per-channel / per-layer scale"),
     bind(C::Global, &[Key::ch('o')], A::ToggleOrder, "order channels by mean activation"),

@@ -36,6 +36,8 @@ pub struct Entry {
     pub state: Drawing,
     /// Position in `Activations::layers`.
     pub layer: Option<usize>,
+    /// NaN and ±Inf among its values.
+    pub nonfinite: crate::precision::NonFinite,
 }
 
 impl Entry {
@@ -54,6 +56,7 @@ impl Entry {
             shape,
             state: Drawing::Pending,
             layer: None,
+            nonfinite: Default::default(),
         }
     }
 
@@ -72,6 +75,7 @@ impl Entry {
             shape: layer.shape_text(),
             state,
             layer: Some(pos),
+            nonfinite: layer.nonfinite,
         }
     }
 

@@ -415,7 +415,13 @@ fn draw_single(
                 let p = acts_pixel(app, px, py);
                 format!("rgb({}, {}, {})", p[0], p[1], p[2])
             }
-            _ => app.cursor_value().map(fmt_num).unwrap_or_default(),
+            _ => {
+                let real = app.cursor_value().map(fmt_num).unwrap_or_default();
+                match app.cursor_integer() {
+                    Some(q) => format!("{real} (stored {q})"),
+                    None => real,
+                }
+            }
         };
         spans.insert(0, Span::styled(format!("{what}  {value}"), theme.accent()));
         spans.insert(1, Span::styled("  ·  ", theme.dim()));

@@ -79,6 +79,15 @@ impl Theme {
         )
     }
 
+    /// An SQNR that is fine (green), getting low (yellow) or under the threshold (error).
+    pub(crate) fn good(&self) -> Style {
+        self.pick(Style::new().fg(Color::Green), Style::new())
+    }
+
+    pub(crate) fn warn(&self) -> Style {
+        self.pick(Style::new().fg(Color::Yellow), Style::new())
+    }
+
     pub(crate) fn bar(&self) -> Style {
         self.pick(
             Style::new().fg(Color::White).bg(Color::DarkGray),
@@ -216,7 +225,8 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, side: &Sidebar, theme: &Theme) {
         let e = &app.entries()[i];
         let row_style = RowStyle {
             selected: i == app.selected_index(),
-            differs: app.differs(i),
+            column: column_style(app, i, theme),
+            nonfinite: e.nonfinite.any(),
         };
         let line = list_line(
             e,
@@ -260,14 +270,59 @@ fn draw_sidebar(f: &mut Frame<'_>, app: &App, side: &Sidebar, theme: &Theme) {
 #[derive(Clone, Copy)]
 struct RowStyle {
     selected: bool,
-    /// Comparing, and the layer differs by more than the threshold.
-    differs: bool,
+    /// The right column's style: dim, or when comparing, how far B is from A.
+    column: Style,
+    /// The layer holds NaN or ±Inf.
+    nonfinite: bool,
+}
+
+/// The right column's colour: comparing two number formats, the SQNR graded (green well over
+/// the threshold, yellow within 10 dB of it, red under it, bold where the layer's own format
+/// loses); comparing runs, red above the threshold.
+fn column_style(app: &App, i: usize, theme: &Theme) -> Style {
+    let Some(d) = app.divergence_of(i) else {
+        return theme.dim();
+    };
+    if !app.compares_precisions() {
+        return if app.differs(i) {
+            theme.error()
+        } else {
+            theme.dim()
+        };
+    }
+    let threshold = app.sqnr_threshold();
+    let style = match d.sqnr_db {
+        Some(db) if db < threshold => theme.error(),
+        Some(db) if db < threshold + 10.0 => theme.warn(),
+        _ => theme.good(),
+    };
+    if app.loses_locally(i) {
+        style.add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    } else {
+        style
+    }
+}
+
+/// An SQNR for the sidebar and status: "29.6", "∞".
+pub(crate) fn decibels(db: Option<f64>) -> String {
+    match db {
+        Some(v) if v.is_infinite() => "∞".into(),
+        Some(v) => format!("{v:.1}"),
+        None => "–".into(),
+    }
 }
 
 /// The sidebar's right column for entry `i`: the layer's shape, or when comparing, how far B
-/// is from A (max |A − B| / max |A|; "0" for the same values, "–" with no partner in B).
+/// is from A (max |A − B| / max |A|; "0" for the same values, "–" with no partner in B; for two
+/// number formats the SQNR in dB).
 pub(crate) fn column_text(app: &App, i: usize) -> String {
     let e = &app.entries()[i];
+    if app.compares_precisions() {
+        return match app.divergence_of(i) {
+            Some(d) => format!("{}dB", decibels(d.sqnr_db)),
+            None => "–".into(),
+        };
+    }
     if app.comparison().is_none() {
         // With a scan: how many channels never fired on the data set.
         if let Some((_, l)) = app.scan_layer(i) {
@@ -308,16 +363,17 @@ fn list_line(
         }
         return Line::from(format!("{name}{op}{shape}")).style(style);
     }
-    let base = if not_drawn { theme.dim() } else { Style::new() };
-    let column_style = if style.differs {
+    let base = if style.nonfinite {
         theme.error()
-    } else {
+    } else if not_drawn {
         theme.dim()
+    } else {
+        Style::new()
     };
     Line::from(vec![
         Span::styled(name, base),
         Span::styled(op, theme.dim()),
-        Span::styled(shape, column_style),
+        Span::styled(shape, style.column),
     ])
 }
 
@@ -340,7 +396,7 @@ fn draw_status(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
                 let s = &info.stats;
                 let channels = info.ranges.len();
                 let key = |k: &str| Span::styled(format!(" {k} "), theme.dim());
-                Line::from(vec![
+                let mut spans = vec![
                     key("min"),
                     Span::raw(fmt_num(s.min)),
                     key(" max"),
@@ -351,7 +407,9 @@ fn draw_status(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
                     Span::raw(format!("{:.1}%", s.zero_fraction * 100.0)),
                     key(" dead"),
                     Span::raw(format!("{}/{channels}", s.dead_channels)),
-                ])
+                ];
+                spans.extend(precision_spans(app, theme));
+                Line::from(spans)
             }
             None => Line::raw(""),
         },
@@ -385,6 +443,25 @@ fn draw_status(f: &mut Frame<'_>, app: &App, area: Rect, theme: &Theme) {
         .set_stringn(bar.x, bar.y, text, w, theme.bar());
 }
 
+/// What the selected layer's numbers are: its type (and scale), and NaN/±Inf drawn magenta.
+fn precision_spans(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let Some(layer) = app.selected_layer() else {
+        return Vec::new();
+    };
+    let mut spans = Vec::new();
+    if !layer.precision.is_float32() {
+        spans.push(Span::styled("  ", theme.dim()));
+        spans.push(Span::raw(layer.precision.describe()));
+    }
+    if layer.nonfinite.any() {
+        spans.push(Span::styled(
+            format!("  ⚠ {} (magenta)", layer.nonfinite.describe()),
+            theme.error(),
+        ));
+    }
+    spans
+}
+
 /// The status line when comparing: how far B is from A in the selected layer.
 fn compare_line(app: &App, theme: &Theme) -> Line<'static> {
     let key = |k: &str| Span::styled(format!(" {k} "), theme.dim());
@@ -394,6 +471,39 @@ fn compare_line(app: &App, theme: &Theme) -> Line<'static> {
             theme.dim(),
         );
     };
+    if app.compares_precisions() {
+        let local_style = if app.loses_locally(app.selected_index()) {
+            theme.error()
+        } else {
+            Style::new()
+        };
+        let mut spans = Vec::new();
+        if let Some(input) = app.input_sqnr(app.selected_index()) {
+            spans.push(key("input"));
+            spans.push(Span::raw(format!("{} dB →", decibels(Some(input)))));
+        }
+        spans.extend([
+            key("SQNR"),
+            Span::styled(
+                format!("{} dB", decibels(d.sqnr_db)),
+                column_style(app, app.selected_index(), theme)
+                    .remove_modifier(Modifier::UNDERLINED),
+            ),
+            key(" local"),
+            Span::styled(format!("{} dB", decibels(d.local_sqnr_db)), local_style),
+            key(" saturated"),
+            Span::raw(format!("{:.2}%", d.saturated * 100.0)),
+            key(" cosine"),
+            Span::raw(format!("{:.4}", d.cosine)),
+            key(" B"),
+            Span::raw(b.precision.describe()),
+        ]);
+        if by != crate::compare::MatchedBy::Name {
+            spans.push(key(&format!(" {}", by.name())));
+            spans.push(Span::raw(b.name.to_string()));
+        }
+        return Line::from(spans);
+    }
     let rel = if d.rel == 0.0 {
         "0".into()
     } else if d.rel.is_finite() {

@@ -31,6 +31,7 @@ pub fn maps_layer(
         precision: Default::default(),
         nonfinite: Default::default(),
         folded: Vec::new(),
+        source: None,
     }
 }
 
@@ -65,6 +66,7 @@ pub fn synthetic() -> Activations {
             precision: Default::default(),
             nonfinite: Default::default(),
             folded: Vec::new(),
+            source: None,
         },
         Layer {
             index: 6,
@@ -77,6 +79,7 @@ pub fn synthetic() -> Activations {
             precision: Default::default(),
             nonfinite: Default::default(),
             folded: Vec::new(),
+            source: None,
         },
     ];
     let input_image = image::RgbImage::from_fn(32, 32, |x, y| {
