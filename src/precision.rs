@@ -280,7 +280,7 @@ impl Precision {
 }
 
 /// Counts of the values that are not numbers: what a broken layer produces.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NonFinite {
     pub nan: usize,
     pub pos_inf: usize,
@@ -309,6 +309,15 @@ impl NonFinite {
             }
         }
         n
+    }
+
+    /// Both counts together (a scan's over its images).
+    pub fn plus(self, other: NonFinite) -> NonFinite {
+        NonFinite {
+            nan: self.nan.saturating_add(other.nan),
+            pos_inf: self.pos_inf.saturating_add(other.pos_inf),
+            neg_inf: self.neg_inf.saturating_add(other.neg_inf),
+        }
     }
 
     pub fn total(&self) -> usize {

@@ -349,6 +349,60 @@ fn nan_and_inf_are_counted_reported_coloured_and_can_fail_the_run() {
         assert_eq!(magenta, 12 * 64, "{backend}");
         let lut = featscope::render::Colormap::Viridis.lut();
         assert!(!lut.contains(&featscope::render::NONFINITE));
+        // compare and scan count them too.
+        let cmp = dir.path().join(format!("cmp-{backend}"));
+        let o = featscope(&[
+            "compare",
+            s(&m),
+            s(&m),
+            s(&img),
+            "--out",
+            s(&cmp),
+            "--preset",
+            "unit",
+            "--backend",
+            backend,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{backend}: {}", stderr(&o));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(cmp.join("compare.json")).expect("json"))
+                .expect("json");
+        let log = report["layers"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["name"] == "log"))
+            .expect("log compared");
+        assert_eq!(log["nonfinite_a"]["nan"], 12, "{backend}: {log}");
+        assert_eq!(log["nonfinite_b"]["nan"], 12, "{backend}: {log}");
+        let photos = dir.path().join("photos");
+        std::fs::create_dir_all(&photos).expect("folder");
+        std::fs::copy(&img, photos.join("a.png")).expect("copy");
+        std::fs::copy(&img, photos.join("b.png")).expect("copy");
+        let scanned = dir.path().join(format!("scan-{backend}"));
+        let o = featscope(&[
+            "scan",
+            s(&m),
+            s(&photos),
+            "--out",
+            s(&scanned),
+            "--preset",
+            "unit",
+            "--backend",
+            backend,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{backend}: {}", stderr(&o));
+        let result: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(scanned.join("scan.json")).expect("json"))
+                .expect("json");
+        let ratio = result["layers"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["name"] == "ratio"))
+            .expect("ratio scanned");
+        assert_eq!(
+            ratio["stats"]["nonfinite"]["nan"], 16,
+            "{backend}: two images"
+        );
+        assert_eq!(ratio["stats"]["nonfinite"]["pos_inf"], 16, "{backend}");
+        assert_eq!(ratio["stats"]["nonfinite_images"], 2, "{backend}");
         // --fail-on-nonfinite: the same files, exit 1.
         let mut failing = args.to_vec();
         failing.push("--fail-on-nonfinite");

@@ -448,6 +448,9 @@ pub struct LayerComparison {
     pub sqnr_db_mean: Option<f64>,
     #[serde(serialize_with = "decibels", skip_serializing_if = "Option::is_none")]
     pub local_sqnr_db_mean: Option<f64>,
+    /// NaN and ±Inf in A's layer and in B's (over every image).
+    pub nonfinite_a: crate::precision::NonFinite,
+    pub nonfinite_b: crate::precision::NonFinite,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
     /// The figures of each image, in order.
@@ -504,13 +507,17 @@ impl LayerComparison {
             saturated: d.saturated,
             sqnr_db_mean: None,
             local_sqnr_db_mean: None,
+            nonfinite_a: a.nonfinite,
+            nonfinite_b: b.nonfinite,
             files: Vec::new(),
             per_image: vec![d],
         }
     }
 
     /// Another image's figures for this layer.
-    fn add_image(&mut self, d: Divergence) {
+    fn add_image(&mut self, d: Divergence, (a, b): (&Layer, &Layer)) {
+        self.nonfinite_a = self.nonfinite_a.plus(a.nonfinite);
+        self.nonfinite_b = self.nonfinite_b.plus(b.nonfinite);
         self.per_image.push(d);
         let all = &self.per_image;
         self.max_abs = all.iter().map(|d| d.max_abs).fold(0.0, f32::max);
@@ -1031,7 +1038,7 @@ fn compare_group(
         };
         if !first {
             if let Some(row) = out.layers.iter_mut().find(|r| *r.tensor == *la.tensor) {
-                row.add_image(d);
+                row.add_image(d, (la, lb));
             }
             continue;
         }

@@ -406,10 +406,12 @@ pub fn run(job: &ScanJob) -> Result<ScanOutcome> {
                             side.install(|| {
                                 result.layers.par_iter_mut().zip(&positions).for_each(
                                     |(layer, &at)| {
-                                        if let Some(fm) =
-                                            acts.layers.get(at).and_then(|l| l.feature_maps())
-                                        {
+                                        let found = acts.layers.get(at);
+                                        if let Some(fm) = found.and_then(|l| l.feature_maps()) {
                                             layer.stats.add(fm, k as u32, top);
+                                        }
+                                        if let Some(l) = found {
+                                            layer.stats.add_nonfinite(l.nonfinite);
                                         }
                                     },
                                 )

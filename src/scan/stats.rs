@@ -75,6 +75,9 @@ pub struct LayerStats {
     pub dead_images: Vec<u64>,
     pub top_by_max: Vec<Vec<Hit>>,
     pub top_by_mean: Vec<Vec<Hit>>,
+    /// NaN and ±Inf over every image, and the images that held any.
+    pub nonfinite: crate::precision::NonFinite,
+    pub nonfinite_images: u64,
     #[serde(skip)]
     floors: Floors,
 }
@@ -151,6 +154,8 @@ impl LayerStats {
             dead_images: vec![0; channels],
             top_by_max: vec![Vec::new(); channels],
             top_by_mean: vec![Vec::new(); channels],
+            nonfinite: Default::default(),
+            nonfinite_images: 0,
             floors: Floors::default(),
         }
     }
@@ -162,6 +167,14 @@ impl LayerStats {
             .zip(&self.top_by_mean)
             .map(|(by_max, by_mean)| [Floor::of(by_max, top), Floor::of(by_mean, top)])
             .collect();
+    }
+
+    /// Adds one image's NaN and ±Inf (counted when the layer was made).
+    pub fn add_nonfinite(&mut self, counts: crate::precision::NonFinite) {
+        if counts.any() {
+            self.nonfinite = self.nonfinite.plus(counts);
+            self.nonfinite_images += 1;
+        }
     }
 
     /// Adds one image's feature maps (`image`: its place in the file list).
@@ -208,6 +221,8 @@ impl LayerStats {
     /// Folds another scan of other images of the same layer into this one.
     pub fn merge(&mut self, other: &LayerStats, top: usize) {
         self.images += other.images;
+        self.nonfinite = self.nonfinite.plus(other.nonfinite);
+        self.nonfinite_images += other.nonfinite_images;
         for c in 0..self.channels.min(other.channels) {
             self.mean_sums[c] += other.mean_sums[c];
             self.max[c] = self.max[c].max(other.max[c]);
