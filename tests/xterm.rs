@@ -645,6 +645,44 @@ fn compare_in_xterm_vt340() {
     });
 }
 
+/// The precision debugger in a real terminal: EfficientNet-Lite0 against its int8 QDQ version,
+/// each layer's SQNR in the sidebar, A, B and A − B drawn in sixel, `W` to the layer that loses
+/// most by itself.
+#[test]
+fn precision_compare_in_xterm_vt340() {
+    if !tools_present(
+        "precision_compare_in_xterm_vt340",
+        &["Xvfb", "xterm", "xdotool", "import"],
+    ) {
+        return;
+    }
+    let display = Display::start();
+    let session = Session::start(
+        &display,
+        Emulator::XtermVt340,
+        "precision-vt340",
+        "",
+        "compare models/efficientnet_lite0.onnx \
+         models/deployed/efficientnet_lite0_int8_qdq.onnx models/chelsea.png --backend tract",
+    );
+    session.wait("A, B and A − B of the stem", LONG, compare_panels);
+    session.wait_text(
+        &[
+            "B: efficientnet_lite0_int8_qdq.onnx",
+            "dB│",
+            " SQNR ",
+            " local ",
+            "uint8 s=",
+        ],
+        SHORT,
+    );
+    display.key("W");
+    session.wait_text(&["loses most by itself"], SHORT);
+    session.wait("A, B and A − B of the worst layer", SHORT, compare_panels);
+    display.key("q");
+    assert_eq!(session.exit_status(SHORT), "0");
+}
+
 #[test]
 fn half_blocks_in_plain_xterm() {
     if !tools_present(

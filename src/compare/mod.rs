@@ -11,6 +11,7 @@ use crate::render::{self, Colormap, GridStyle, Normalization};
 use crate::snapshot::{encode_indexed_png, encode_png, select_layers};
 use crate::text::{sanitize, Clean};
 use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -354,11 +355,8 @@ pub fn divergence(a: &Layer, b: &Layer) -> Option<Divergence> {
             LayerData::FeatureMaps(fm) => vec![1, fm.channels, fm.height, fm.width],
             _ => vec![1, va.len()],
         };
-        let (stored, outside) = b.precision.round_trip(va, &shape);
-        (
-            crate::precision::sqnr_db(va, &stored),
-            outside as f32 / va.len().max(1) as f32,
-        )
+        let (db, outside) = b.precision.round_trip_sqnr(va, &shape);
+        (db, outside as f32 / va.len().max(1) as f32)
     };
     Some(Divergence {
         max_abs,
@@ -1022,37 +1020,75 @@ fn compare_group(
     runs: &Runs,
     job: &CompareJob,
     plan: &[TensorPair],
-    wanted: &dyn Fn(&Layer) -> bool,
+    wanted: &(dyn Fn(&Layer) -> bool + Sync),
     first: bool,
     out: &mut Collected,
 ) -> Result<()> {
     let matching = match_layers(&runs.a.layers, &runs.b.layers, plan);
-    for pair in &matching.pairs {
-        let (la, lb) = (&runs.a.layers[pair.a], &runs.b.layers[pair.b]);
-        let compared = &runs.a.layers[pair.a_values];
-        if !wanted(la) {
-            continue;
-        }
-        let Some(d) = divergence(compared, lb) else {
-            continue;
-        };
-        if !first {
+    let pairs: Vec<&Pair> = matching
+        .pairs
+        .iter()
+        .filter(|p| wanted(&runs.a.layers[p.a]))
+        .collect();
+    // Layers are measured, drawn and written in parallel, each on its own.
+    let figures: Vec<Option<Divergence>> = pairs
+        .par_iter()
+        .map(|p| divergence(&runs.a.layers[p.a_values], &runs.b.layers[p.b]))
+        .collect();
+    if !first {
+        for (pair, d) in pairs.iter().zip(figures) {
+            let (la, lb) = (&runs.a.layers[pair.a], &runs.b.layers[pair.b]);
+            let Some(d) = d else { continue };
             if let Some(row) = out.layers.iter_mut().find(|r| *r.tensor == *la.tensor) {
                 row.add_image(d, (la, lb));
             }
-            continue;
         }
-        let mut row = LayerComparison::new(la, lb, pair, compared, d);
-        if let (Some(fa), Some(fb)) = (compared.feature_maps(), lb.feature_maps()) {
+        return Ok(());
+    }
+    // A tensor compared at its fused activation's values shares that activation's pictures.
+    let mut drawn: HashMap<(usize, usize), String> = HashMap::new();
+    let mut rows = Vec::new();
+    for (pair, d) in pairs.iter().zip(figures) {
+        let (la, lb) = (&runs.a.layers[pair.a], &runs.b.layers[pair.b]);
+        let compared = &runs.a.layers[pair.a_values];
+        let Some(d) = d else { continue };
+        let row = LayerComparison::new(la, lb, pair, compared, d);
+        let maps = compared.feature_maps().zip(lb.feature_maps());
+        if maps.is_some() {
             out.pairing.paired_feature_maps += 1;
-            let stem = out.stem(&la.name);
-            for (name, bytes) in pictures(fa, fb, &stem, job.colormap)? {
-                let path = job.out.join(&name);
-                crate::outdir::write_atomic(&path, &bytes)?;
-                out.written.push(path);
-                row.files.push(name);
-            }
         }
+        let key = (pair.a_values, pair.b);
+        let picture = match (maps, drawn.get(&key)) {
+            (Some(_), Some(stem)) => Some((stem.clone(), false)),
+            (Some(_), None) => {
+                let stem = out.stem(&compared.name);
+                drawn.insert(key, stem.clone());
+                Some((stem, true))
+            }
+            (None, _) => None,
+        };
+        rows.push((row, maps, picture));
+    }
+    let written: Vec<Vec<String>> = rows
+        .par_iter()
+        .map(|(_, maps, picture)| -> Result<Vec<String>> {
+            let (Some((fa, fb)), Some((stem, draw))) = (maps, picture) else {
+                return Ok(Vec::new());
+            };
+            let names = picture_names(stem);
+            if *draw {
+                for (name, bytes) in names.iter().zip(pictures(fa, fb, job.colormap)?) {
+                    crate::outdir::write_atomic(&job.out.join(name), &bytes)?;
+                }
+            }
+            Ok(names.to_vec())
+        })
+        .collect::<Result<_>>()?;
+    for ((mut row, _, picture), files) in rows.into_iter().zip(written) {
+        if picture.as_ref().is_some_and(|(_, draw)| *draw) {
+            out.written.extend(files.iter().map(|f| job.out.join(f)));
+        }
+        row.files = files;
         out.layers.push(row);
     }
     if !first {
@@ -1086,14 +1122,14 @@ fn compare_group(
 /// Gap between the three panels of `<layer>_compare.png`, in pixels.
 const PANEL_GAP: u32 = 8;
 
-/// A layer's pictures: `<stem>_compare.png` (the sums of A and B on one scale, and A − B) and
-/// `<stem>_diff.png` (every channel of A − B on one symmetric scale).
-fn pictures(
-    a: &FeatureMaps,
-    b: &FeatureMaps,
-    stem: &str,
-    colormap: Colormap,
-) -> Result<Vec<(String, Vec<u8>)>> {
+/// The files of a layer's pictures: `<stem>_compare.png` (the sums of A and B on one scale, and
+/// A − B) and `<stem>_diff.png` (every channel of A − B on one symmetric scale).
+fn picture_names(stem: &str) -> [String; 2] {
+    [format!("{stem}_compare.png"), format!("{stem}_diff.png")]
+}
+
+/// The bytes of [`picture_names`]' pictures.
+fn pictures(a: &FeatureMaps, b: &FeatureMaps, colormap: Colormap) -> Result<[Vec<u8>; 2]> {
     let diff = difference(a, b);
     let scale = render::auto_scale(a.height, a.width, 224);
     let panels = side_by_side(a, b, &diff, colormap, scale);
@@ -1103,10 +1139,7 @@ fn pictures(
     style.range = Some(symmetric_range(&diff.data));
     let channels: Vec<usize> = (0..diff.channels).collect();
     let grid = render::render_grid(&diff, &channels, &style);
-    Ok(vec![
-        (format!("{stem}_compare.png"), encode_png(&panels)?),
-        (format!("{stem}_diff.png"), encode_indexed_png(&grid)?),
-    ])
+    Ok([encode_png(&panels)?, encode_indexed_png(&grid)?])
 }
 
 /// The sums of A and B on one range, then the sum of A − B on a symmetric range.
