@@ -4,6 +4,7 @@
     python3 -m pip install onnxruntime==1.31.1 onnx==1.23.2 onnxconverter-common==1.16.0 pillow numpy
     python3 models/deployed/make_deployed.py            # every file in this folder
     python3 models/deployed/make_deployed.py --lite0-fp16   # also EfficientNet-Lite0 in fp16
+    python3 models/deployed/make_deployed.py --lite0-per-channel   # and int8 with per-channel weights
 
 What each tool makes (the same calls people use to deploy a network):
   *_fp16.onnx      onnxconverter_common.float16.convert_float_to_float16(model)
@@ -132,16 +133,19 @@ def save(model, name):
     print(path)
 
 
-def quantize(model, kind, stem):
+def quantize(model, kind, stem, formats=(("qdq", False), ("qop", False))):
     src = os.path.join(HERE, f".{stem}_fp32.onnx")
     onnx.save(model, src)
-    for fmt, suffix in [(QuantFormat.QDQ, "qdq"), (QuantFormat.QOperator, "qop")]:
-        path = os.path.join(HERE, f"{stem}_int8_{suffix}.onnx")
+    for suffix, per_channel in formats:
+        fmt = QuantFormat.QOperator if suffix == "qop" else QuantFormat.QDQ
+        name = f"{stem}_int8_{suffix}{'_per_channel' if per_channel else ''}.onnx"
+        path = os.path.join(HERE, name)
         quantize_static(
             src,
             path,
             Photos(model, kind),
             quant_format=fmt,
+            per_channel=per_channel,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
@@ -155,6 +159,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lite0-fp16", action="store_true",
                         help="also write efficientnet_lite0_fp16.onnx (9 MB, not committed)")
+    parser.add_argument("--lite0-per-channel", action="store_true",
+                        help="also write efficientnet_lite0_int8_qdq_per_channel.onnx: one weight "
+                             "scale per output channel (5 MB, not committed)")
     args = parser.parse_args()
     mnist = mnist_fp32()
     save(float16.convert_float_to_float16(mnist_fp32()), "mnist-8_fp16.onnx")
@@ -168,6 +175,8 @@ def main():
     if args.lite0_fp16:
         save(float16.convert_float_to_float16(lite0_fp32()), "efficientnet_lite0_fp16.onnx")
     quantize(lite0, "lite0", "efficientnet_lite0")
+    if args.lite0_per_channel:
+        quantize(lite0, "lite0", "efficientnet_lite0", formats=(("qdq", True),))
 
 
 if __name__ == "__main__":

@@ -131,6 +131,10 @@ pub struct Comparison {
     pub b: Arc<Activations>,
     /// For each of A's layers (by position) that has a partner: B's layer and how far apart.
     pub pairs: HashMap<usize, (usize, MatchedBy, Divergence)>,
+    /// A's layers compared at another layer's values: where B fused an activation into the
+    /// operator before it, A's tensor before the activation is shown and compared at the
+    /// activation's output, the only place B has it.
+    pub shown_as: HashMap<usize, usize>,
 }
 
 impl Default for AppOptions {
@@ -373,9 +377,16 @@ impl App {
                 Some((p.a, (p.b, p.by, d)))
             })
             .collect();
+        let shown_as = matching
+            .pairs
+            .iter()
+            .filter(|p| p.a_values != p.a)
+            .map(|p| (p.a, p.a_values))
+            .collect();
         self.comparison = Some(Comparison {
             b: Arc::new(b),
             pairs,
+            shown_as,
         });
         self.infos_b.clear();
         self.set_activations(a);
@@ -444,8 +455,26 @@ impl App {
         self.acts.as_ref()?.layers.get(pos)
     }
 
+    /// The selected layer's maps as drawn: when comparing, at the values B is compared with
+    /// (see [`Comparison::shown_as`]).
     pub fn feature_maps(&self) -> Option<&FeatureMaps> {
-        self.selected_layer()?.feature_maps()
+        self.shown_layer()?.feature_maps()
+    }
+
+    /// Where A's selected layer is drawn from: itself, or the layer it is compared at.
+    fn shown_pos(&self) -> Option<usize> {
+        let pos = self.selected_entry()?.layer?;
+        Some(
+            self.comparison
+                .as_ref()
+                .and_then(|c| c.shown_as.get(&pos).copied())
+                .unwrap_or(pos),
+        )
+    }
+
+    /// The layer A's pictures show (see [`App::feature_maps`]).
+    pub fn shown_layer(&self) -> Option<&Layer> {
+        self.acts.as_ref()?.layers.get(self.shown_pos()?)
     }
 
     pub fn load(&self) -> &Load {
@@ -544,13 +573,13 @@ impl App {
 
     /// Statistics and derived maps of the selected layer.
     pub fn info(&self) -> Option<Rc<LayerInfo>> {
-        self.infos.get(&self.selected_entry()?.layer?).cloned()
+        self.infos.get(&self.shown_pos()?).cloned()
     }
 
     /// Works out the selected layer's statistics once (drawing and the by-mean order read
     /// them).
     fn work_out_info(&mut self) {
-        let Some(pos) = self.selected_entry().and_then(|e| e.layer) else {
+        let Some(pos) = self.shown_pos() else {
             return;
         };
         if !self.infos.contains_key(&pos) {

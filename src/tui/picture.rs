@@ -259,7 +259,7 @@ pub(crate) fn source<'a>(app: &'a App, key: &PicKey) -> Option<Source<'a>> {
     }
     let a = Run {
         acts: app.activations()?,
-        layer: app.selected_layer(),
+        layer: app.shown_layer(),
         info: app.info(),
     };
     let b = app.comparison().map(|c| Run {

@@ -498,9 +498,21 @@ fn compare_line(app: &App, theme: &Theme) -> Line<'static> {
             key(" B"),
             Span::raw(b.precision.describe()),
         ]);
-        if by != crate::compare::MatchedBy::Name {
-            spans.push(key(&format!(" {}", by.name())));
-            spans.push(Span::raw(b.name.to_string()));
+        match by {
+            crate::compare::MatchedBy::Name => {}
+            crate::compare::MatchedBy::Fused => {
+                // B fused the activation after this layer: A is shown where B has it.
+                spans.push(key(" B fused it: A shown after"));
+                spans.push(Span::raw(
+                    app.shown_layer()
+                        .map(|l| l.name.to_string())
+                        .unwrap_or_default(),
+                ));
+            }
+            _ => {
+                spans.push(key(&format!(" {}", by.name())));
+                spans.push(Span::raw(b.name.to_string()));
+            }
         }
         return Line::from(spans);
     }
