@@ -157,3 +157,26 @@ pub(crate) fn draw_help(f: &mut Frame<'_>, app: &App, help: &HelpBox, theme: &Th
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1200×780 px kitty window with a 10 pt font is 150×45 cells; an 80×24 terminal is the
+    /// smallest anyone uses. The help must show whole on the first without scrolling, so a new
+    /// key's text has to stay short enough for two columns there.
+    #[test]
+    fn the_whole_help_fits_150_columns_in_two_columns() {
+        let help = help_box(Rect::new(0, 0, 150, 45));
+        assert!(help.two_columns.is_some(), "one column at 150 wide");
+        assert_eq!(help.max_scroll, 0, "the help scrolls at 150×45");
+    }
+
+    #[test]
+    fn a_small_terminal_scrolls_the_help_instead_of_cutting_it() {
+        let help = help_box(Rect::new(0, 0, 80, 24));
+        assert!(help.two_columns.is_none());
+        assert!(help.max_scroll > 0);
+        assert!(help.popup.width <= 78 && help.popup.height <= 22);
+    }
+}

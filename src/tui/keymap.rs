@@ -204,8 +204,8 @@ pub static KEYMAP: &[Binding] = &[
     bind(C::Browse, &[Key::code(KeyCode::Enter)], A::Zoom, "zoom: the channel (or picture) full size"),
     bind(C::Browse, &[Key::code(KeyCode::Esc)], A::Back, "clear the filter"),
     // Compare
-    bind(C::Compare, &[Key::ch(']')], A::NextDiffering, "next layer where A and B differ (formats: that loses by itself)"),
-    bind(C::Compare, &[Key::ch('[')], A::PrevDiffering, "previous layer where A and B differ (formats: likewise)"),
+    bind(C::Compare, &[Key::ch(']')], A::NextDiffering, "next differing layer (formats: one that loses by itself)"),
+    bind(C::Compare, &[Key::ch('[')], A::PrevDiffering, "previous differing layer (formats: likewise)"),
     bind(C::Compare, &[Key::ch('W')], A::WorstLocal, "the layer that loses most by itself (lowest local SQNR)"),
     bind(C::Compare, &[Key::ch('w')], A::WorstChannel, "the channel where A and B differ most"),
     // Zoom
