@@ -10,6 +10,8 @@ const DEFAULT_SHARE: f64 = 0.75;
 pub struct Budget {
     pub bytes: u64,
     pub source: String,
+    /// Set by the user (`--max-memory`): trusted even where a run cannot be sized.
+    pub explicit: bool,
 }
 
 impl Budget {
@@ -19,6 +21,7 @@ impl Budget {
             return Budget {
                 bytes,
                 source: "--max-memory".into(),
+                explicit: true,
             };
         }
         match available() {
@@ -29,10 +32,12 @@ impl Budget {
                     DEFAULT_SHARE * 100.0,
                     human(available)
                 ),
+                explicit: false,
             },
             None => Budget {
                 bytes: u64::MAX,
                 source: "available memory unknown".into(),
+                explicit: false,
             },
         }
     }

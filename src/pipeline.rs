@@ -258,19 +258,23 @@ impl Analyzer {
         let engine = self.engine()?;
         let known = guard(&path, || engine.output_bytes(shape))?;
         let outputs = match known {
-            Some(bytes) => Some(bytes),
-            None if input > UNCHECKED_INPUT_BYTES => {
+            Some(bytes) => bytes,
+            None if input <= UNCHECKED_INPUT_BYTES => return Ok(()),
+            None => {
                 let (model, tensors) = (&self.model, &self.tensors);
-                guard(&path, || {
+                let estimate = guard(&path, || {
                     tract_engine::estimate_output_bytes(model, tensors, shape)
-                })
-                .ok()
-                .flatten()
+                });
+                match estimate {
+                    Ok(Some(bytes)) => bytes,
+                    // A large input whose run nobody can size is refused, unless the user set
+                    // the budget: a model that declares 2³¹ pixels would otherwise run for hours
+                    // or abort when an engine's allocation fails.
+                    _ if budget.explicit => return Ok(()),
+                    Ok(None) => return Err(unsized_run(&path, image_path, shape, input, None)),
+                    Err(e) => return Err(unsized_run(&path, image_path, shape, input, Some(e))),
+                }
             }
-            None => None,
-        };
-        let Some(outputs) = outputs else {
-            return Ok(());
         };
         let engine_copy = match self.engine_options.backend {
             Backend::Tract => 0,
@@ -299,6 +303,12 @@ impl Analyzer {
             .fixed_size
             .or(self.preprocess.size)
             .unwrap_or((224, 224));
+        // A declared input of 100000×100000 is refused before its blank picture is made.
+        let shape = self.geometry.tensor_shape((w, h));
+        let blank = Path::new("(blank image)");
+        if let Err(e) = self.check_memory(blank, &shape) {
+            return Err(self.explain_failure(e, blank, (w, h)));
+        }
         let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
             w,
             h,
@@ -560,6 +570,29 @@ fn over_budget(
             .join("×"),
         memory::human(budget.bytes),
         budget.source
+    )
+}
+
+/// The refusal of a run on a large input whose memory neither engine can estimate.
+fn unsized_run(
+    model_path: &Path,
+    image_path: &Path,
+    shape: &[usize],
+    input: u64,
+    why: Option<crate::engine::EngineError>,
+) -> anyhow::Error {
+    let why = why.map(|e| format!(" ({e})")).unwrap_or_default();
+    anyhow::anyhow!(
+        "{}: on {} the input is {} ({}) and the memory the run needs cannot be estimated{why}; \
+         --max-memory to run it anyway",
+        model_path.display(),
+        image_path.display(),
+        shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("×"),
+        memory::human(input),
     )
 }
 

@@ -1127,6 +1127,67 @@ fn a_huge_declared_input_is_refused_with_the_memory_it_would_need() {
     }
 }
 
+/// `layers` and `compare` go through the same budget as `snapshot`: `layers` used to make a blank
+/// picture of the declared size first (mnist-8 re-declared as 100000×100000 aborted allocating
+/// 30 GB). A large input whose graph contradicts it (a Reshape to a fixed size after the Conv,
+/// as mnist-8 has), so that no engine can size the run, is refused too, not run for hours.
+#[test]
+fn every_command_refuses_a_declared_input_it_cannot_afford_or_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = conv_model(
+        dir.path(),
+        "huge.onnx",
+        &[1, 1, 100_000, 100_000],
+        8,
+        5,
+        vec![],
+    );
+    let contradicted = write_model(dir.path(), "contradicted.onnx", |g| {
+        g.input("x", FLOAT, &fixed(&[1, 3, 3000, 3000]))
+            .initializer(tensor_f32("w", &[4, 3, 1, 1], &weights(12)))
+            .initializer(featscope::model::builder::tensor_i64("to", &[2], &[1, 256]))
+            .node("Conv", "conv", &["x", "w"], &["y"], vec![])
+            .node("Reshape", "flat", &["y", "to"], &["z"], vec![])
+            .output("z", FLOAT, &[]);
+    });
+    for (model, name) in [(&huge, "huge.onnx"), (&contradicted, "contradicted.onnx")] {
+        for backend in backends() {
+            let out = dir.path().join(format!("out-{name}-{backend}"));
+            let commands = [
+                argv!["layers", model, "--backend", backend],
+                argv![
+                    "snapshot",
+                    model,
+                    chelsea(),
+                    "--out",
+                    &out,
+                    "--backend",
+                    backend
+                ],
+                argv![
+                    "compare",
+                    model,
+                    chelsea(),
+                    coffee(),
+                    "--out",
+                    &out,
+                    "--backend",
+                    backend
+                ],
+            ];
+            for args in commands {
+                let o = run(&args);
+                assert_runtime_error(&o, name);
+                assert!(
+                    o.stderr().contains("memory") || o.stderr().contains("tract could not"),
+                    "neither the memory nor the engine's reason: {}",
+                    o.describe()
+                );
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 7. Special files.
 // ---------------------------------------------------------------------------------------------
