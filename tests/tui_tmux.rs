@@ -447,3 +447,33 @@ fn the_view_is_up_before_the_terminal_answers() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// Under `timeout` without `--foreground` (its own process group, in the background of the
+/// terminal), `snapshot --print` used to be stopped by SIGTTOU the moment it set raw mode to
+/// ask the terminal, and waited forever. It prints half-blocks without asking; the view refuses.
+#[test]
+fn print_from_the_background_does_not_stop() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let args = format!(
+        "snapshot models/mnist-8.onnx models/digit7.png --layer 0 --print --out {}",
+        quote(&out.path().to_string_lossy())
+    );
+    let bin = quote(env!("CARGO_BIN_EXE_featscope"));
+    let view = "models/mnist-8.onnx models/digit7.png";
+    let line = format!(
+        "timeout 60 {bin} {args}; echo EXIT=$?; timeout 60 {bin} {view}; echo VIEW=$?; sleep 600"
+    );
+    let Some(tmux) = Tmux::start("background", 100, 40, &format!("sh -c {}", quote(&line))) else {
+        return;
+    };
+    let screen = tmux.wait_for("VIEW=", Duration::from_secs(90));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    // The view cannot work from the background: one line, exit 1, not a stopped process.
+    assert!(screen.contains("VIEW=1"), "{screen}");
+    assert!(
+        screen.contains("needs the terminal's foreground"),
+        "{screen}"
+    );
+    assert!(screen.contains('▀'), "no picture printed:\n{screen}");
+    assert!(out.path().join("summary.json").exists());
+}

@@ -543,6 +543,13 @@ pub fn ask_outside_the_view() -> Facts {
             ..Facts::default()
         };
     }
+    if !super::in_foreground() {
+        return Facts {
+            env: Environment::read(),
+            answers: Err("running in the background: the terminal is not asked".into()),
+            ..Facts::default()
+        };
+    }
     if crossterm::terminal::enable_raw_mode().is_err() {
         return Facts {
             env: Environment::read(),

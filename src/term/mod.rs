@@ -12,3 +12,12 @@ pub mod pixels;
 pub mod print;
 pub mod probe;
 pub mod sixel;
+
+/// Whether this process is in the foreground of the terminal on stdin. A process in a
+/// background group (`cmd &`, `timeout` without `--foreground`) that reads the terminal or
+/// changes its modes is stopped by SIGTTIN/SIGTTOU, and would wait for `fg` forever.
+pub fn in_foreground() -> bool {
+    // SAFETY: tcgetpgrp and getpgrp take no pointers; tcgetpgrp fails (-1) on a non-terminal.
+    let (terminal_group, own_group) = unsafe { (libc::tcgetpgrp(0), libc::getpgrp()) };
+    terminal_group != -1 && terminal_group == own_group
+}

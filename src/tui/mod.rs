@@ -80,6 +80,7 @@ pub fn run(opts: ViewOptions) -> Result<ExitCode> {
              use `featscope snapshot MODEL IMAGE` to write PNGs instead"
         );
     }
+    refuse_background()?;
     run_view(opts, Work::Single, None)
 }
 
@@ -96,6 +97,7 @@ pub fn run_compare(
              use `featscope compare … --out DIR` to write the pictures and compare.json instead"
         );
     }
+    refuse_background()?;
     // Fail before the screen switches, like the single view.
     if let crate::compare::Inputs::TwoModels { b, .. } = &inputs {
         opts.run.open_model(b)?;
@@ -181,6 +183,18 @@ fn run_view(
     );
     restore();
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// The view started in the background (`featscope &`) would be stopped by the kernel the
+/// moment it set raw mode, and wait for `fg` with the terminal half set up: refused instead.
+fn refuse_background() -> Result<()> {
+    if !crate::term::in_foreground() {
+        bail!(
+            "the interactive view needs the terminal's foreground (it was started in the \
+             background, with & or under timeout without --foreground)"
+        );
+    }
+    Ok(())
 }
 
 /// What the terminal said, and the keys typed while it was asked.
