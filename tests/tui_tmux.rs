@@ -474,6 +474,6 @@ fn print_from_the_background_does_not_stop() {
         screen.contains("needs the terminal's foreground"),
         "{screen}"
     );
-    assert!(screen.contains('▀'), "no picture printed:\n{screen}");
+    assert!(screen.contains('▄'), "no picture printed:\n{screen}");
     assert!(out.path().join("summary.json").exists());
 }

@@ -1007,3 +1007,85 @@ fn doctor_and_view_agree_over_ssh() {
         "half-blocks",
     );
 }
+
+/// `snapshot --print` (viuer) in a real terminal: the grid (the channels, with gaps between
+/// them) and below it the sum, as one picture the width of the grid, each under its title.
+fn printed_grid_and_sum(emulator: Emulator, name: &str) {
+    let display = Display::start();
+    let out = tempfile::tempdir().expect("temp dir");
+    let args = format!(
+        "snapshot models/mnist-8.onnx models/digit7.png --layer 0 --print --out '{}'",
+        out.path().display()
+    );
+    // kitty's window is 150 columns whatever it is asked: the pictures are kept 40 wide there
+    // by telling the pty so (featscope reads its width from the pty).
+    let line = format!(
+        "stty cols 40; script -qfec \"'{}' {args}\" '{{typescript}}'",
+        env!("CARGO_BIN_EXE_featscope")
+    );
+    let session = Session::shell(&display, emulator, name, &line, (40, 60));
+    assert_eq!(session.exit_status(SHORT), "0");
+    // The terminal's answers to viuer's query are read, not echoed onto the screen.
+    assert!(!session.text().contains("^["), "{}", session.text());
+    let sent = std::fs::read(&session.typescript).expect("the typescript");
+    let expected: &[u8] = match emulator {
+        Emulator::Xterm => "▄".as_bytes(),
+        Emulator::XtermVt340 => b"\x1bP",
+        Emulator::Kitty => b"\x1b_G",
+    };
+    assert!(
+        sent.windows(expected.len()).any(|w| w == expected),
+        "{name}: no {expected:?} in what featscope printed"
+    );
+    session.wait_text(&["Convolution28 — grid", "Convolution28 — sum"], SHORT);
+    let cells = session.wait("the printed grid and sum", SHORT, |c| {
+        let Some(sum) = c.groups.last() else {
+            return false;
+        };
+        let grid: Vec<_> = c.groups[..c.groups.len() - 1].to_vec();
+        let (left, right) = (
+            grid.iter().map(|g| g.0).min().unwrap_or(0),
+            grid.iter().map(|g| g.0 + g.2).max().unwrap_or(0),
+        );
+        let grid_bottom = grid.iter().map(|g| g.1 + g.3).max().unwrap_or(0);
+        !grid.is_empty()
+            && grid_bottom < sum.1
+            && sum.0.abs_diff(left) <= 1
+            && (sum.0 + sum.2).abs_diff(right) <= 1
+            && sum.2 >= 20
+    });
+    eprintln!("{name}: {:?}", cells.groups);
+    let dir = shots_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = display.screenshot().save(dir.join(format!("{name}.png")));
+}
+
+#[test]
+fn print_draws_half_blocks_in_plain_xterm() {
+    if tools_present(
+        "print_draws_half_blocks_in_plain_xterm",
+        &["Xvfb", "xterm", "import"],
+    ) {
+        printed_grid_and_sum(Emulator::Xterm, "print-xterm");
+    }
+}
+
+#[test]
+fn print_draws_kitty_graphics_in_kitty() {
+    if tools_present(
+        "print_draws_kitty_graphics_in_kitty",
+        &["Xvfb", "kitty", "import"],
+    ) {
+        printed_grid_and_sum(Emulator::Kitty, "print-kitty");
+    }
+}
+
+#[test]
+fn print_draws_sixel_in_xterm_vt340() {
+    if tools_present(
+        "print_draws_sixel_in_xterm_vt340",
+        &["Xvfb", "xterm", "import"],
+    ) {
+        printed_grid_and_sum(Emulator::XtermVt340, "print-vt340");
+    }
+}

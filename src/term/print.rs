@@ -1,19 +1,26 @@
 //! Pictures printed straight to stdout, one after another, for `featscope snapshot --print`:
-//! the same choice of protocol as the view (asked of the terminal, bounded), and the same
-//! encoders, without a screen to manage.
+//! the same choice of protocol as the view (asked of the terminal, bounded), printed by viuer.
+//!
+//! viuer asks the terminal again before its first sixel or kitty picture, and waits for the
+//! answer without a timeout; so it is allowed only the protocol featscope's bounded probe found,
+//! a query that terminal has just answered. Everything else viuer would decide by itself is
+//! decided here: truecolor from the terminal's answers (not COLORTERM, which does not cross
+//! SSH), the picture's size from the cell size the probe measured. iTerm2 pictures keep
+//! featscope's own encoder (viuer recognises iTerm2 only from environment variables), and so
+//! does sixel on a terminal with fewer than 256 colour registers (viuer's encoder uses up to 256).
 
 use super::choice::{self as graphics, Graphics, Protocol, Request};
-use super::pixels::{Colours, Pixels};
+use super::pixels::Colours;
 use super::{iterm2, sixel};
-use base64::Engine as _;
 use image::RgbImage;
-use ratatui::style::Color;
 use std::io::{self, IsTerminal, Write};
 
 /// Prints pictures no wider than the terminal (80 columns into a pipe).
 pub struct Printer {
     graphics: Graphics,
     cols: u16,
+    /// viuer's own check found the protocol too (it prints only what it found itself).
+    viuer_agrees: bool,
 }
 
 impl Printer {
@@ -31,22 +38,37 @@ impl Printer {
         } else {
             80
         };
+        let viuer_agrees = viuer_finds(graphics.protocol);
         Printer {
             graphics,
             cols: cols.clamp(8, 400),
+            viuer_agrees,
         }
     }
 
     /// Prints `img` scaled to fit the width, keeping its shape, then a new line.
     pub fn print(&self, img: &RgbImage) -> io::Result<()> {
-        let out = io::stdout();
-        let mut out = out.lock();
-        let bytes = self.encode(img);
-        out.write_all(&bytes)?;
-        out.flush()
+        let (fit, scaled) = self.scaled(img);
+        match self.viuer_config(&fit) {
+            Some(config) => {
+                let picture = image::DynamicImage::ImageRgb8(scaled);
+                viuer::print(&picture, &config).map_err(io::Error::other)?;
+                if matches!(self.graphics.protocol, Protocol::Sixel { .. }) {
+                    println!();
+                }
+                io::stdout().flush()
+            }
+            None => {
+                let out = io::stdout();
+                let mut out = out.lock();
+                out.write_all(&self.encode(&fit, &scaled))?;
+                out.flush()
+            }
+        }
     }
 
-    fn encode(&self, img: &RgbImage) -> Vec<u8> {
+    /// The picture resized to the cells it will take, and those cells.
+    fn scaled(&self, img: &RgbImage) -> (super::cells::Fit, RgbImage) {
         let g = &self.graphics;
         let (cols, rows) = g.clamp_cells(self.cols.saturating_sub(1).max(1), 400);
         let fit = super::cells::fit(
@@ -64,89 +86,161 @@ impl Printer {
             fit.px_h,
             image::imageops::FilterType::Triangle,
         );
-        match g.protocol {
-            Protocol::HalfBlocks(colours) => half_blocks(&Pixels::new(&scaled, colours)),
+        (fit, scaled)
+    }
+
+    /// How viuer prints the picture: only the protocol chosen, at the cursor, at the size
+    /// featscope fitted; `None` where featscope's own encoder prints it.
+    fn viuer_config(&self, fit: &super::cells::Fit) -> Option<viuer::Config> {
+        let base = viuer::Config {
+            absolute_offset: false,
+            use_kitty: false,
+            use_iterm: false,
+            use_sixel: false,
+            truecolor: true,
+            ..viuer::Config::default()
+        };
+        match self.graphics.protocol {
+            // The picture is already cols × 2·rows pixels: viuer resizes it to itself.
+            Protocol::HalfBlocks(colours) => Some(viuer::Config {
+                truecolor: colours == Colours::True,
+                width: Some(fit.px_w),
+                height: Some(fit.px_h.div_ceil(2)),
+                ..base
+            }),
+            // viuer draws a sixel cell as 6×12 pixels: sized so its picture has ours (rounded
+            // down, within the terminal's largest sixel picture).
+            Protocol::Sixel { registers, .. } if registers >= 256 && self.viuer_agrees => {
+                Some(viuer::Config {
+                    use_sixel: true,
+                    width: Some((fit.px_w / 6).max(1)),
+                    height: Some((fit.px_h / 12).max(1)),
+                    ..base
+                })
+            }
+            Protocol::Kitty if self.viuer_agrees => Some(viuer::Config {
+                use_kitty: true,
+                width: Some(u32::from(fit.cols)),
+                height: Some(u32::from(fit.rows)),
+                ..base
+            }),
+            // kitty graphics viuer does not find itself: half-blocks, which every terminal
+            // shows (at the kitty picture's size in cells).
+            Protocol::Kitty => Some(viuer::Config {
+                width: Some(u32::from(fit.cols)),
+                height: Some(u32::from(fit.rows)),
+                ..base
+            }),
+            Protocol::Sixel { .. } | Protocol::Iterm2 => None,
+        }
+    }
+
+    /// featscope's own encoding, for what viuer does not print.
+    fn encode(&self, fit: &super::cells::Fit, scaled: &RgbImage) -> Vec<u8> {
+        match self.graphics.protocol {
             Protocol::Sixel { registers, .. } => {
-                let paletted = sixel::from_rgb(&scaled, (registers as usize).min(256));
+                let paletted = sixel::from_rgb(scaled, (registers as usize).min(256));
                 let mut out = sixel::encode(&paletted).into_bytes();
                 out.push(b'\n');
                 out
             }
-            Protocol::Kitty => {
-                let png = crate::render::png::encode_rgb(&scaled).unwrap_or_default();
-                kitty_display(&png, fit.cols, fit.rows)
-            }
             Protocol::Iterm2 => {
-                let png = crate::render::png::encode_rgb(&scaled).unwrap_or_default();
+                let png = crate::render::png::encode_rgb(scaled).unwrap_or_default();
                 let mut out = iterm2::sequence(&png, fit.cols, fit.rows)
                     .replace(";doNotMoveCursor=1", "")
                     .into_bytes();
                 out.push(b'\n');
                 out
             }
+            // viuer prints these (see `viuer_config`).
+            Protocol::HalfBlocks(_) | Protocol::Kitty => Vec::new(),
         }
     }
 }
 
-/// Rows of `▀`, each ending with a reset and a new line.
-fn half_blocks(px: &Pixels) -> Vec<u8> {
-    let mut out = Vec::new();
-    let sgr = |c: Color, base: u8| match c {
-        Color::Rgb(r, g, b) => format!("{};2;{r};{g};{b}", base + 8),
-        Color::Indexed(i) => format!("{};5;{i}", base + 8),
-        _ => format!("{}", base + 9),
+/// Whether viuer's own check finds `protocol`. It asks the terminal the first time, without a
+/// timeout, and keeps the answer: asked here, only for a protocol the bounded probe found (so
+/// the terminal answers), with the terminal in raw mode so the answer is not echoed onto the
+/// screen. Half-blocks need no check.
+fn viuer_finds(protocol: Protocol) -> bool {
+    let check: fn() -> bool = match protocol {
+        Protocol::HalfBlocks(_) => return true,
+        Protocol::Sixel { registers, .. } if registers >= 256 => viuer::is_sixel_supported,
+        Protocol::Kitty => || viuer::get_kitty_support() != viuer::KittySupport::None,
+        Protocol::Sixel { .. } | Protocol::Iterm2 => return false,
     };
-    for row in 0..px.height.div_ceil(2) {
-        for col in 0..px.width {
-            let top = px.colours[2 * row * px.width + col];
-            let bottom = if 2 * row + 1 < px.height {
-                px.colours[(2 * row + 1) * px.width + col]
-            } else {
-                Color::Reset
-            };
-            let _ = write!(out, "\x1b[{};{}m▀", sgr(top, 30), sgr(bottom, 40));
-        }
-        out.extend_from_slice(b"\x1b[0m\n");
+    if !super::in_foreground() || crossterm::terminal::enable_raw_mode().is_err() {
+        return false;
     }
-    out
-}
-
-/// kitty: transmit and display at the cursor, which then moves below the picture.
-fn kitty_display(png: &[u8], cols: u16, rows: u16) -> Vec<u8> {
-    let data = base64::engine::general_purpose::STANDARD.encode(png);
-    let chunks: Vec<&[u8]> = data.as_bytes().chunks(4096).collect();
-    let mut out = Vec::new();
-    for (k, chunk) in chunks.iter().enumerate() {
-        let more = u8::from(k + 1 < chunks.len());
-        if k == 0 {
-            let _ = write!(out, "\x1b_Ga=T,f=100,t=d,q=2,c={cols},r={rows},m={more};");
-        } else {
-            let _ = write!(out, "\x1b_Gm={more},q=2;");
-        }
-        out.extend_from_slice(chunk);
-        out.extend_from_slice(b"\x1b\\");
-    }
-    out.push(b'\n');
-    out
+    let found = check();
+    let _ = crossterm::terminal::disable_raw_mode();
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn half_blocks_into_a_pipe() {
-        let printer = Printer {
-            graphics: Graphics::halfblocks(Colours::True),
+    fn printer(protocol: Protocol) -> Printer {
+        let mut graphics = Graphics::halfblocks(Colours::True);
+        graphics.protocol = protocol;
+        Printer {
+            graphics,
             cols: 11,
-        };
-        let img = RgbImage::from_pixel(40, 40, image::Rgb([10, 20, 30]));
-        let text = String::from_utf8(printer.encode(&img)).expect("utf8");
+            viuer_agrees: true,
+        }
+    }
+
+    #[test]
+    fn half_blocks_are_fitted_before_viuer_sees_them() {
+        let p = printer(Protocol::HalfBlocks(Colours::True));
+        let (fit, scaled) = p.scaled(&RgbImage::from_pixel(40, 40, image::Rgb([10, 20, 30])));
         // 10 columns wide (one short of the width), square: 5 rows of two pixels.
-        assert_eq!(text.lines().count(), 5, "{text:?}");
-        assert!(text
-            .lines()
-            .all(|l| l.matches('▀').count() == 10 && l.ends_with("\x1b[0m")));
-        assert!(text.contains("38;2;10;20;30;48;2;10;20;30"));
+        assert_eq!((scaled.width(), scaled.height()), (10, 10));
+        let c = p.viuer_config(&fit).expect("viuer prints half-blocks");
+        assert_eq!((c.width, c.height), (Some(10), Some(5)));
+        assert!(c.truecolor && !c.use_sixel && !c.use_kitty && !c.use_iterm);
+        assert!(!c.absolute_offset);
+        let c = printer(Protocol::HalfBlocks(Colours::Palette256))
+            .viuer_config(&fit)
+            .expect("viuer prints half-blocks");
+        assert!(
+            !c.truecolor,
+            "256 colours from the probe, whatever COLORTERM says"
+        );
+    }
+
+    #[test]
+    fn viuer_may_ask_only_for_the_protocol_the_probe_found() {
+        let sixel = Protocol::Sixel {
+            registers: 1024,
+            max_px: (1000, 1000),
+        };
+        let fit = super::super::cells::Fit {
+            cols: 20,
+            rows: 10,
+            px_w: 120,
+            px_h: 130,
+        };
+        let c = printer(sixel)
+            .viuer_config(&fit)
+            .expect("viuer prints sixel");
+        assert!(c.use_sixel && !c.use_kitty && !c.use_iterm);
+        // viuer's 6×12-pixel cells: its picture is ours, rounded down.
+        assert_eq!((c.width, c.height), (Some(20), Some(10)));
+        let c = printer(Protocol::Kitty)
+            .viuer_config(&fit)
+            .expect("viuer prints kitty");
+        assert!(c.use_kitty && !c.use_sixel && !c.use_iterm);
+        assert_eq!((c.width, c.height), (Some(20), Some(10)));
+        // Fewer colour registers than viuer's encoder uses, and iTerm2: featscope's encoders.
+        let few = Protocol::Sixel {
+            registers: 16,
+            max_px: (1000, 1000),
+        };
+        assert!(printer(few).viuer_config(&fit).is_none());
+        let bytes = printer(few).encode(&fit, &RgbImage::new(12, 12));
+        assert!(bytes.starts_with(b"\x1bP") && bytes.ends_with(b"\x1b\\\n"));
+        assert!(printer(Protocol::Iterm2).viuer_config(&fit).is_none());
     }
 }
