@@ -536,34 +536,26 @@ pub fn report(query_terminal: bool) {
 /// Asks the terminal from a plain command (not the view): raw mode just for the query. Only
 /// when both ends are the terminal: answers nobody reads would land in the shell.
 pub fn ask_outside_the_view() -> Facts {
+    let unasked = |reason: &str| Facts {
+        env: Environment::read(),
+        answers: Err(reason.into()),
+        ..Facts::default()
+    };
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        return Facts {
-            env: Environment::read(),
-            answers: Err("stdin or stdout is not a terminal".into()),
-            ..Facts::default()
-        };
+        return unasked("stdin or stdout is not a terminal");
     }
-    if !super::in_foreground() {
-        return Facts {
-            env: Environment::read(),
-            answers: Err("running in the background: the terminal is not asked".into()),
-            ..Facts::default()
-        };
+    let asked = super::ask_in_raw_mode(|| {
+        let sent = send_query();
+        (sent, collect().0)
+    });
+    match asked {
+        Err(reason) => unasked(reason),
+        Ok((Err(e), mut facts)) => {
+            facts.answers = Err(format!("cannot send the query: {e}"));
+            facts
+        }
+        Ok((Ok(()), facts)) => facts,
     }
-    if crossterm::terminal::enable_raw_mode().is_err() {
-        return Facts {
-            env: Environment::read(),
-            answers: Err("cannot switch the terminal to raw mode".into()),
-            ..Facts::default()
-        };
-    }
-    let sent = send_query();
-    let (mut facts, _) = collect();
-    let _ = crossterm::terminal::disable_raw_mode();
-    if let Err(e) = sent {
-        facts.answers = Err(format!("cannot send the query: {e}"));
-    }
-    facts
 }
 
 #[cfg(test)]

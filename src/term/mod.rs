@@ -21,3 +21,18 @@ pub fn in_foreground() -> bool {
     let (terminal_group, own_group) = unsafe { (libc::tcgetpgrp(0), libc::getpgrp()) };
     terminal_group != -1 && terminal_group == own_group
 }
+
+/// Runs `ask` (which writes a query and reads the terminal's answer) with the terminal in raw
+/// mode, so the answer is read rather than echoed, and only from the foreground, where reading
+/// it cannot stop the process; otherwise says why the terminal was not asked.
+pub fn ask_in_raw_mode<T>(ask: impl FnOnce() -> T) -> Result<T, &'static str> {
+    if !in_foreground() {
+        return Err("running in the background: the terminal is not asked");
+    }
+    if crossterm::terminal::enable_raw_mode().is_err() {
+        return Err("cannot switch the terminal to raw mode");
+    }
+    let answer = ask();
+    let _ = crossterm::terminal::disable_raw_mode();
+    Ok(answer)
+}

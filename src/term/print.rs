@@ -49,19 +49,18 @@ impl Printer {
     /// Prints `img` scaled to fit the width, keeping its shape, then a new line.
     pub fn print(&self, img: &RgbImage) -> io::Result<()> {
         let (fit, scaled) = self.scaled(img);
-        match self.viuer_config(&fit) {
-            Some(config) => {
-                let picture = image::DynamicImage::ImageRgb8(scaled);
+        match self.output(&fit, scaled) {
+            Output::Viuer(config, picture) => {
                 viuer::print(&picture, &config).map_err(io::Error::other)?;
-                if matches!(self.graphics.protocol, Protocol::Sixel { .. }) {
+                if config.use_sixel {
                     println!();
                 }
                 io::stdout().flush()
             }
-            None => {
+            Output::Bytes(bytes) => {
                 let out = io::stdout();
                 let mut out = out.lock();
-                out.write_all(&self.encode(&fit, &scaled))?;
+                out.write_all(&bytes)?;
                 out.flush()
             }
         }
@@ -89,9 +88,9 @@ impl Printer {
         (fit, scaled)
     }
 
-    /// How viuer prints the picture: only the protocol chosen, at the cursor, at the size
-    /// featscope fitted; `None` where featscope's own encoder prints it.
-    fn viuer_config(&self, fit: &super::cells::Fit) -> Option<viuer::Config> {
+    /// How the fitted picture is printed: by viuer, allowed only the protocol chosen, at the
+    /// cursor, at the size featscope fitted; or as featscope's own bytes where viuer may not.
+    fn output(&self, fit: &super::cells::Fit, scaled: RgbImage) -> Output {
         let base = viuer::Config {
             absolute_offset: false,
             use_kitty: false,
@@ -100,81 +99,79 @@ impl Printer {
             truecolor: true,
             ..viuer::Config::default()
         };
-        match self.graphics.protocol {
+        let config = match self.graphics.protocol {
             // The picture is already cols × 2·rows pixels: viuer resizes it to itself.
-            Protocol::HalfBlocks(colours) => Some(viuer::Config {
+            Protocol::HalfBlocks(colours) => viuer::Config {
                 truecolor: colours == Colours::True,
                 width: Some(fit.px_w),
                 height: Some(fit.px_h.div_ceil(2)),
                 ..base
-            }),
+            },
             // viuer draws a sixel cell as 6×12 pixels: sized so its picture has ours (rounded
             // down, within the terminal's largest sixel picture).
-            Protocol::Sixel { registers, .. } if registers >= 256 && self.viuer_agrees => {
-                Some(viuer::Config {
-                    use_sixel: true,
-                    width: Some((fit.px_w / 6).max(1)),
-                    height: Some((fit.px_h / 12).max(1)),
-                    ..base
-                })
-            }
-            Protocol::Kitty if self.viuer_agrees => Some(viuer::Config {
-                use_kitty: true,
-                width: Some(u32::from(fit.cols)),
-                height: Some(u32::from(fit.rows)),
+            Protocol::Sixel { .. } if self.viuer_agrees => viuer::Config {
+                use_sixel: true,
+                width: Some((fit.px_w / 6).max(1)),
+                height: Some((fit.px_h / 12).max(1)),
                 ..base
-            }),
-            // kitty graphics viuer does not find itself: half-blocks, which every terminal
-            // shows (at the kitty picture's size in cells).
-            Protocol::Kitty => Some(viuer::Config {
-                width: Some(u32::from(fit.cols)),
-                height: Some(u32::from(fit.rows)),
-                ..base
-            }),
-            Protocol::Sixel { .. } | Protocol::Iterm2 => None,
-        }
-    }
-
-    /// featscope's own encoding, for what viuer does not print.
-    fn encode(&self, fit: &super::cells::Fit, scaled: &RgbImage) -> Vec<u8> {
-        match self.graphics.protocol {
+            },
             Protocol::Sixel { registers, .. } => {
-                let paletted = sixel::from_rgb(scaled, (registers as usize).min(256));
+                let paletted = sixel::from_rgb(&scaled, (registers as usize).min(256));
                 let mut out = sixel::encode(&paletted).into_bytes();
                 out.push(b'\n');
-                out
+                return Output::Bytes(out);
             }
+            // Without viuer's agreement, half-blocks at the kitty picture's size in cells.
+            Protocol::Kitty => viuer::Config {
+                use_kitty: self.viuer_agrees,
+                width: Some(u32::from(fit.cols)),
+                height: Some(u32::from(fit.rows)),
+                ..base
+            },
             Protocol::Iterm2 => {
-                let png = crate::render::png::encode_rgb(scaled).unwrap_or_default();
+                let png = crate::render::png::encode_rgb(&scaled).unwrap_or_default();
                 let mut out = iterm2::sequence(&png, fit.cols, fit.rows)
                     .replace(";doNotMoveCursor=1", "")
                     .into_bytes();
                 out.push(b'\n');
-                out
+                return Output::Bytes(out);
             }
-            // viuer prints these (see `viuer_config`).
-            Protocol::HalfBlocks(_) | Protocol::Kitty => Vec::new(),
-        }
+        };
+        Output::Viuer(config, image::DynamicImage::ImageRgb8(scaled))
+    }
+}
+
+/// A picture ready to print.
+enum Output {
+    Viuer(viuer::Config, image::DynamicImage),
+    Bytes(Vec<u8>),
+}
+
+/// Whether viuer may print `protocol` at all: not iTerm2, which viuer recognises only from
+/// environment variables, nor sixel on a terminal with fewer colour registers than its encoder
+/// uses.
+fn viuer_may_print(protocol: Protocol) -> bool {
+    match protocol {
+        Protocol::HalfBlocks(_) | Protocol::Kitty => true,
+        Protocol::Sixel { registers, .. } => registers >= 256,
+        Protocol::Iterm2 => false,
     }
 }
 
 /// Whether viuer's own check finds `protocol`. It asks the terminal the first time, without a
 /// timeout, and keeps the answer: asked here, only for a protocol the bounded probe found (so
-/// the terminal answers), with the terminal in raw mode so the answer is not echoed onto the
-/// screen. Half-blocks need no check.
+/// the terminal answers), in raw mode so the answer is not echoed onto the screen. Half-blocks
+/// need no check.
 fn viuer_finds(protocol: Protocol) -> bool {
-    let check: fn() -> bool = match protocol {
-        Protocol::HalfBlocks(_) => return true,
-        Protocol::Sixel { registers, .. } if registers >= 256 => viuer::is_sixel_supported,
-        Protocol::Kitty => || viuer::get_kitty_support() != viuer::KittySupport::None,
-        Protocol::Sixel { .. } | Protocol::Iterm2 => return false,
-    };
-    if !super::in_foreground() || crossterm::terminal::enable_raw_mode().is_err() {
+    if !viuer_may_print(protocol) {
         return false;
     }
-    let found = check();
-    let _ = crossterm::terminal::disable_raw_mode();
-    found
+    let check: fn() -> bool = match protocol {
+        Protocol::Sixel { .. } => viuer::is_sixel_supported,
+        Protocol::Kitty => || viuer::get_kitty_support() != viuer::KittySupport::None,
+        Protocol::HalfBlocks(_) | Protocol::Iterm2 => return true,
+    };
+    super::ask_in_raw_mode(check).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -187,7 +184,14 @@ mod tests {
         Printer {
             graphics,
             cols: 11,
-            viuer_agrees: true,
+            viuer_agrees: viuer_may_print(protocol),
+        }
+    }
+
+    fn viuer_config(p: &Printer, fit: &super::super::cells::Fit) -> Option<viuer::Config> {
+        match p.output(fit, RgbImage::new(12, 12)) {
+            Output::Viuer(config, _) => Some(config),
+            Output::Bytes(_) => None,
         }
     }
 
@@ -197,12 +201,11 @@ mod tests {
         let (fit, scaled) = p.scaled(&RgbImage::from_pixel(40, 40, image::Rgb([10, 20, 30])));
         // 10 columns wide (one short of the width), square: 5 rows of two pixels.
         assert_eq!((scaled.width(), scaled.height()), (10, 10));
-        let c = p.viuer_config(&fit).expect("viuer prints half-blocks");
+        let c = viuer_config(&p, &fit).expect("viuer prints half-blocks");
         assert_eq!((c.width, c.height), (Some(10), Some(5)));
         assert!(c.truecolor && !c.use_sixel && !c.use_kitty && !c.use_iterm);
         assert!(!c.absolute_offset);
-        let c = printer(Protocol::HalfBlocks(Colours::Palette256))
-            .viuer_config(&fit)
+        let c = viuer_config(&printer(Protocol::HalfBlocks(Colours::Palette256)), &fit)
             .expect("viuer prints half-blocks");
         assert!(
             !c.truecolor,
@@ -222,15 +225,11 @@ mod tests {
             px_w: 120,
             px_h: 130,
         };
-        let c = printer(sixel)
-            .viuer_config(&fit)
-            .expect("viuer prints sixel");
+        let c = viuer_config(&printer(sixel), &fit).expect("viuer prints sixel");
         assert!(c.use_sixel && !c.use_kitty && !c.use_iterm);
         // viuer's 6×12-pixel cells: its picture is ours, rounded down.
         assert_eq!((c.width, c.height), (Some(20), Some(10)));
-        let c = printer(Protocol::Kitty)
-            .viuer_config(&fit)
-            .expect("viuer prints kitty");
+        let c = viuer_config(&printer(Protocol::Kitty), &fit).expect("viuer prints kitty");
         assert!(c.use_kitty && !c.use_sixel && !c.use_iterm);
         assert_eq!((c.width, c.height), (Some(20), Some(10)));
         // Fewer colour registers than viuer's encoder uses, and iTerm2: featscope's encoders.
@@ -238,9 +237,11 @@ mod tests {
             registers: 16,
             max_px: (1000, 1000),
         };
-        assert!(printer(few).viuer_config(&fit).is_none());
-        let bytes = printer(few).encode(&fit, &RgbImage::new(12, 12));
+        assert!(viuer_config(&printer(few), &fit).is_none());
+        let Output::Bytes(bytes) = printer(few).output(&fit, RgbImage::new(12, 12)) else {
+            panic!("featscope's sixel for 16 registers");
+        };
         assert!(bytes.starts_with(b"\x1bP") && bytes.ends_with(b"\x1b\\\n"));
-        assert!(printer(Protocol::Iterm2).viuer_config(&fit).is_none());
+        assert!(viuer_config(&printer(Protocol::Iterm2), &fit).is_none());
     }
 }
