@@ -54,7 +54,7 @@ fn compare(c: &mut Criterion) {
     };
     group.bench_function(
         "compare two images, every layer: open, run twice, render, write",
-        |b| b.iter(|| featscope::compare::run(&job).expect("compare")),
+        |b| b.iter(|| featscope::compare::run(&job, &featscope::report::Silent).expect("compare")),
     );
     group.finish();
 }

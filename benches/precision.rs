@@ -86,7 +86,7 @@ fn precisions(c: &mut Criterion) {
             run: config.clone(),
         };
         group.bench_function("compare fp32 with int8 QDQ, every layer", |b| {
-            b.iter(|| featscope::compare::run(&job).expect("compare"))
+            b.iter(|| featscope::compare::run(&job, &featscope::report::Silent).expect("compare"))
         });
         group.finish();
     }

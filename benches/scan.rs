@@ -114,7 +114,7 @@ fn throughput(c: &mut Criterion) {
         };
         group.bench_function(
             format!("{name}: scan (decode, run, reduce, checkpoint, write)"),
-            |b| b.iter(|| scan::run(&job).expect("scan")),
+            |b| b.iter(|| scan::run(&job, &featscope::report::Silent).expect("scan")),
         );
     }
     group.finish();
@@ -129,14 +129,19 @@ fn throughput(c: &mut Criterion) {
                 out: out.clone(),
                 ..job.clone()
             };
-            scan::run(&shard).expect("shard");
+            scan::run(&shard, &featscope::report::Silent).expect("shard");
             out
         })
         .collect();
     let mut group = c.benchmark_group("efficientnet_lite0 scan merge");
     group.sample_size(10);
+    let merge = scan::MergeJob {
+        dirs: shards,
+        out: dir.path().join("merged"),
+        montages: None,
+    };
     group.bench_function("merge 8 shards, every feature map", |b| {
-        b.iter(|| scan::merge(&shards, &dir.path().join("merged")).expect("merge"))
+        b.iter(|| scan::merge(&merge, &featscope::report::Silent).expect("merge"))
     });
     group.finish();
 }

@@ -238,6 +238,30 @@ pub struct SnapshotArgs {
 }
 
 impl SnapshotArgs {
+    /// The batch these arguments ask for.
+    pub fn batch(self) -> crate::snapshot::Batch {
+        crate::snapshot::Batch {
+            options: crate::snapshot::SnapshotOptions {
+                colormap: self.colormap.into(),
+                normalization: self.normalization.into(),
+                scale: self.scale,
+                tile_labels: self.tile_labels,
+                overlay: self.overlay,
+                npy: self.npy,
+                print: self.print,
+                filters: self.filters,
+                cam: self.evidence_request(),
+                montage: self.montage,
+                fail_on_nonfinite: self.fail_on_nonfinite,
+            },
+            run: self.run.config(),
+            model: self.model,
+            images: self.images,
+            layers: self.layers,
+            out: self.out,
+        }
+    }
+
     /// What `--cam` and its options ask for.
     pub fn evidence_request(&self) -> Option<crate::explain::run::EvidenceRequest> {
         self.cam
@@ -297,14 +321,72 @@ pub struct ScanArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ScanCommand {
-    /// Fold shard results into one, identical to a single scan.
+    /// Fold shard results into one, identical to a single scan; with --model and --data, its
+    /// montages too.
+    #[command(
+        after_help = "Writes DIR/scan.json, the bytes a single scan of all shards writes. Montages \
+need the images run again: with --model and --data (the model and folder the shards scanned, and \
+the same engine and preprocessing options), DIR/montages/<layer>/c<channel>.png for every merged \
+layer, the files a single scan with those --layer writes."
+    )]
     Merge {
         /// Shard output folders (each with its scan.json).
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
         #[arg(long, short = 'o', default_value = "scan")]
         out: PathBuf,
+        /// The model the shards scanned, to draw the montages.
+        #[arg(long, value_name = "MODEL", requires = "data")]
+        model: Option<PathBuf>,
+        /// The folder of images the shards scanned, to draw the montages.
+        #[arg(long, value_name = "DATA_DIR", requires = "model")]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
     },
+}
+
+impl ScanCommand {
+    /// The merge these arguments ask for.
+    pub fn merge_job(&self) -> crate::scan::MergeJob {
+        let ScanCommand::Merge {
+            dirs,
+            out,
+            model,
+            data,
+            run,
+        } = self;
+        crate::scan::MergeJob {
+            dirs: dirs.clone(),
+            out: out.clone(),
+            montages: model.clone().zip(data.clone()).map(|(model, data)| {
+                crate::scan::MontageSource {
+                    model,
+                    data,
+                    run: run.config(),
+                }
+            }),
+        }
+    }
+}
+
+impl ScanArgs {
+    /// The scan these arguments ask for (none without a model and a folder).
+    pub fn job(&self) -> Option<crate::scan::ScanJob> {
+        Some(crate::scan::ScanJob {
+            model: self.model.clone()?,
+            data: self.data.clone()?,
+            out: self.out.clone(),
+            layers: self.layers.clone(),
+            batch: self.batch,
+            top: self.top,
+            shard: self.shard,
+            resume: self.resume,
+            strict: self.strict,
+            montages: !self.layers.is_empty(),
+            run: self.run.config(),
+        })
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {

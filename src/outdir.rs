@@ -153,6 +153,39 @@ pub fn lock_folder(dir: &Path) -> Result<FolderLock> {
     Ok(FolderLock { _dir: handle })
 }
 
+/// An output folder held by one command: created, proved writable, locked against another
+/// featscope writing into it at the same time, and cleared of the temporary files a killed run
+/// left. Files go into it whole ([`write_atomic`]); the lock goes when the guard does.
+pub struct OutputFolder {
+    path: PathBuf,
+    _lock: FolderLock,
+}
+
+impl OutputFolder {
+    pub fn open(dir: &Path) -> Result<OutputFolder> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
+        check_writable(dir)?;
+        let lock = lock_folder(dir)?;
+        remove_stale_temp_files(dir);
+        Ok(OutputFolder {
+            path: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `name` (a plain name or a path below the folder) whole; its path.
+    pub fn write(&self, name: impl AsRef<Path>, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self.path.join(name);
+        write_atomic(&path, bytes)?;
+        Ok(path)
+    }
+}
+
 /// On SIGINT or SIGTERM: remove the temporary files being written and exit with 128 + the
 /// signal (130, 143), as shells expect.
 pub fn clean_up_on_signals() -> Result<()> {
@@ -169,6 +202,44 @@ pub fn clean_up_on_signals() -> Result<()> {
         })
         .context("cannot start the signal watcher")?;
     Ok(())
+}
+
+/// A name that is safe as a file name on every OS: [A-Za-z0-9._-], no leading dot, ≤ 100 chars.
+pub fn file_stem(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s = s.trim_start_matches(['.', '_']).to_string();
+    s.truncate(100);
+    if s.is_empty() {
+        s = "layer".into();
+    }
+    s
+}
+
+/// Gives each name a distinct file stem (case-insensitively, for macOS and Windows).
+pub fn unique_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut used: HashSet<String> = HashSet::new();
+    names
+        .into_iter()
+        .map(|n| {
+            let base = file_stem(n);
+            let mut stem = base.clone();
+            let mut k = 2;
+            while !used.insert(stem.to_lowercase()) {
+                stem = format!("{base}_{k}");
+                k += 1;
+            }
+            stem
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! Both the snapshot command and the TUI go through [`Analyzer`].
 
 use crate::activations::{classify, top_k, Activations, LayerData};
-use crate::engine::{guard, open_engine, tract_engine, Backend, Engine, EngineOptions};
+use crate::engine::{
+    guard, open_engine, tract_engine, Backend, Engine, EngineError, EngineOptions,
+};
 use crate::memory::{self, Budget};
 use crate::model::quant::QuantSource;
 use crate::model::Model;
@@ -36,6 +38,31 @@ impl RunConfig {
         } else {
             model
         })
+    }
+
+    /// Opens a model and resolves `--layer` patterns against it (`None`: every layer): the
+    /// opening every command that writes shares.
+    pub fn open_selected(
+        &self,
+        path: &Path,
+        patterns: &[String],
+    ) -> Result<(Model, Option<Vec<String>>)> {
+        let model = self.open_model(path)?;
+        let only = crate::model::select_layers(&model, patterns)?;
+        Ok((model, only))
+    }
+}
+
+/// Why one run did not happen: the engine failed (a crashed engine is opened again for the
+/// next), or the run was refused before it started (the memory budget).
+enum RunError {
+    Engine(EngineError),
+    Refused(anyhow::Error),
+}
+
+impl From<EngineError> for RunError {
+    fn from(e: EngineError) -> RunError {
+        RunError::Engine(e)
     }
 }
 
@@ -213,47 +240,48 @@ impl Analyzer {
     }
 
     /// The engine, opened again if it crashed on the last image.
-    fn engine(&mut self) -> Result<&mut Box<dyn Engine>> {
-        if self.engine.is_none() {
-            let (model, tensors, options) = (&self.model, &self.tensors, &self.engine_options);
-            let (engine, _) = guard(&model.path, || open_engine(model, tensors, options))?;
-            self.engine = Some(engine);
-        }
-        self.engine
-            .as_mut()
-            .context("the engine could not be opened")
+    fn engine(&mut self) -> Result<&mut Box<dyn Engine>, EngineError> {
+        let engine = match self.engine.take() {
+            Some(engine) => engine,
+            None => {
+                let (model, tensors, options) = (&self.model, &self.tensors, &self.engine_options);
+                guard(&model.path, || open_engine(model, tensors, options))?.0
+            }
+        };
+        Ok(self.engine.insert(engine))
     }
 
     /// After a failed run: a crashed engine is opened again for the next image, and a model
     /// that takes any size but failed on a tiny image is said to have failed on that image.
     fn explain_failure(
         &mut self,
-        e: anyhow::Error,
+        e: RunError,
         image_path: &Path,
         (w, h): (u32, u32),
     ) -> anyhow::Error {
-        let engine_error = e.downcast_ref::<crate::engine::EngineError>();
-        if matches!(
-            engine_error,
-            Some(crate::engine::EngineError::Crashed { .. })
-        ) {
+        let e = match e {
+            RunError::Refused(e) => return e,
+            RunError::Engine(e) => e,
+        };
+        if matches!(e, EngineError::Crashed { .. }) {
             self.engine = None;
         }
-        if engine_error.is_some() && w.min(h) < SMALL_SIDE && self.geometry.fixed_size.is_none() {
+        if w.min(h) < SMALL_SIDE && self.geometry.fixed_size.is_none() {
             return anyhow::anyhow!(
-                "{}: the image is {w}×{h}, too small for {} ({e:#})",
+                "{}: the image is {w}×{h}, too small for {} ({e})",
                 image_path.display(),
                 self.model.path.display()
             );
         }
-        e
+        e.into()
     }
 
     /// Refuses a run on an input of `shape` whose tensors would not fit the memory budget:
     /// the input, every tensor asked for, and the engine's copy of the model.
-    fn check_memory(&mut self, image_path: &Path, shape: &[usize]) -> Result<()> {
+    fn check_memory(&mut self, image_path: &Path, shape: &[usize]) -> Result<(), RunError> {
         let budget = self.budget.clone();
-        let input = input_within_budget(&self.model.path, image_path, shape, &budget)?;
+        let input = input_within_budget(&self.model.path, image_path, shape, &budget)
+            .map_err(RunError::Refused)?;
         let path = self.model.path.clone();
         let engine = self.engine()?;
         let known = guard(&path, || engine.output_bytes(shape))?;
@@ -271,8 +299,14 @@ impl Analyzer {
                     // the budget: a model that declares 2³¹ pixels would otherwise run for hours
                     // or abort when an engine's allocation fails.
                     _ if budget.explicit => return Ok(()),
-                    Ok(None) => return Err(unsized_run(&path, image_path, shape, input, None)),
-                    Err(e) => return Err(unsized_run(&path, image_path, shape, input, Some(e))),
+                    Ok(None) => {
+                        let refusal = unsized_run(&path, image_path, shape, input, None);
+                        return Err(RunError::Refused(refusal));
+                    }
+                    Err(e) => {
+                        let refusal = unsized_run(&path, image_path, shape, input, Some(e));
+                        return Err(RunError::Refused(refusal));
+                    }
                 }
             }
         };
@@ -285,7 +319,8 @@ impl Analyzer {
             .and_then(|n| n.checked_add(engine_copy));
         if need.is_none_or(|n| n > budget.bytes) {
             let what = format!("{} tensors asked for", self.tensors.len());
-            return Err(over_budget(&path, image_path, shape, need, &what, &budget));
+            let refusal = over_budget(&path, image_path, shape, need, &what, &budget);
+            return Err(RunError::Refused(refusal));
         }
         Ok(())
     }
@@ -358,7 +393,10 @@ impl Analyzer {
     ) -> Result<Activations> {
         let (raw, inference) = match self.run_engine(&prepared.tensor) {
             Ok(done) => done,
-            Err(e) => return Err(self.explain_failure(e, image_path, prepared.shown.dimensions())),
+            Err(e) => {
+                let size = prepared.shown.dimensions();
+                return Err(self.explain_failure(RunError::Engine(e), image_path, size));
+            }
         };
         self.last_input = Some(prepared.tensor);
         self.activations(raw, prepared.shown, &prepared.description, inference)
@@ -368,7 +406,7 @@ impl Analyzer {
     fn run_engine(
         &mut self,
         input: &crate::engine::InputTensor,
-    ) -> Result<(Vec<crate::engine::RawTensor>, std::time::Duration)> {
+    ) -> Result<(Vec<crate::engine::RawTensor>, std::time::Duration), EngineError> {
         let path = self.model.path.clone();
         let engine = self.engine()?;
         let started = Instant::now();
@@ -482,8 +520,9 @@ impl Analyzer {
         shape[0] = n;
         let run = self.check_memory(paths[0], &shape).and_then(|()| {
             let input = crate::engine::InputTensor::stack(prepared.iter().map(|p| &p.tensor))
-                .context("no images")?;
-            self.run_engine(&input)
+                .context("no images")
+                .map_err(RunError::Refused)?;
+            Ok(self.run_engine(&input)?)
         });
         let Ok((raw, inference)) = run else {
             // Run them alone: each failure is then said for its own image.

@@ -5,15 +5,15 @@ use crate::activations::{Activations, ClassScore, Layer, LayerData};
 use crate::explain::run::{Evidence, Explainer};
 use crate::model::structure::conv_kernels;
 use crate::model::weights::{Constants, Weight};
-use crate::model::{Model, TensorSite};
+use crate::model::Model;
+use crate::outdir::write_atomic;
 use crate::pipeline::{Analyzer, RunConfig, Selection};
 use crate::record::{GridShape, LayerRecord, TopChannel};
 use crate::render::{self, Colormap, GridStyle, Normalization};
+use crate::report::{Reporter, Work};
 use crate::text::sanitize;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
-use std::collections::HashSet;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// The defaults are `featscope snapshot`'s: viridis, per-channel, nothing optional written.
@@ -53,10 +53,7 @@ pub fn nonfinite_line(layer: &Layer) -> String {
     )
 }
 
-/// Arguments that cannot work together, found once the images are known (exit 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::error::UsageError;
 
 /// One image's channel in a montage: its label, values, height and width.
 type MontageEntry = (String, Vec<f32>, usize, usize);
@@ -96,7 +93,7 @@ impl Montage {
     /// Writes `montage_<layer>_c<channel>.png` for each layer into `out`; returns the files.
     fn write(&self, out: &Path, channel: usize, opts: &SnapshotOptions) -> Result<Vec<PathBuf>> {
         let names: Vec<&str> = self.tiles.values().map(|(n, _)| n.as_str()).collect();
-        let stems = unique_stems(names);
+        let stems = crate::outdir::unique_stems(names);
         let mut written = Vec::new();
         for ((_, (_, tiles)), stem) in self.tiles.iter().zip(stems) {
             let all: Vec<f32> = tiles.iter().flat_map(|t| t.1.iter().copied()).collect();
@@ -123,122 +120,6 @@ impl Montage {
     }
 }
 
-/// Why a `--layer` pattern matched nothing, with the closest names.
-#[derive(Debug, thiserror::Error)]
-#[error("no layer matches '{pattern}'{hint}")]
-pub struct NoMatch {
-    pub pattern: String,
-    pub hint: String,
-}
-
-/// Resolves `--layer` patterns (exact name, tensor name, glob, or index) to tensor names, in
-/// graph order. An empty list means every layer.
-pub fn select_layers(model: &Model, patterns: &[String]) -> Result<Option<Vec<String>>, NoMatch> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut chosen: HashSet<usize> = HashSet::new();
-    for pattern in patterns {
-        let matched: Vec<&TensorSite> = if let Ok(index) = pattern.parse::<usize>() {
-            model.sites.iter().filter(|s| s.index == index).collect()
-        } else if let Some(site) = model
-            .sites
-            .iter()
-            .find(|s| s.display == pattern.as_str() || s.tensor == *pattern)
-        {
-            vec![site]
-        } else {
-            match glob::Pattern::new(pattern) {
-                Ok(p) => model
-                    .sites
-                    .iter()
-                    .filter(|s| p.matches(&s.display) || p.matches(&s.tensor))
-                    .collect(),
-                Err(_) => Vec::new(),
-            }
-        };
-        if matched.is_empty() {
-            return Err(NoMatch {
-                pattern: crate::text::sanitize(pattern),
-                hint: near_matches(model, pattern),
-            });
-        }
-        chosen.extend(matched.iter().map(|s| s.index));
-    }
-    Ok(Some(
-        model
-            .sites
-            .iter()
-            .filter(|s| chosen.contains(&s.index))
-            .map(|s| s.tensor.clone())
-            .collect(),
-    ))
-}
-
-fn near_matches(model: &Model, pattern: &str) -> String {
-    let lower = pattern.to_lowercase();
-    let mut scored: Vec<(f64, &str)> = model
-        .sites
-        .iter()
-        .map(|s| {
-            let name = s.display.to_lowercase();
-            let mut score = strsim::jaro_winkler(&lower, &name);
-            if name.contains(&lower) {
-                score += 0.5;
-            }
-            (score, s.display.as_str())
-        })
-        .filter(|(score, _)| *score > 0.6)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    if scored.is_empty() {
-        format!("; `featscope layers {}` lists them", model.path.display())
-    } else {
-        let names: Vec<&str> = scored.iter().take(5).map(|(_, n)| *n).collect();
-        format!("; did you mean: {}", names.join(", "))
-    }
-}
-
-/// A name that is safe as a file name on every OS: [A-Za-z0-9._-], no leading dot, ≤ 100 chars.
-pub fn file_stem(name: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    s = s.trim_start_matches(['.', '_']).to_string();
-    s.truncate(100);
-    if s.is_empty() {
-        s = "layer".into();
-    }
-    s
-}
-
-/// Gives each name a distinct file stem (case-insensitively, for macOS and Windows).
-pub fn unique_stems<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut used: HashSet<String> = HashSet::new();
-    names
-        .into_iter()
-        .map(|n| {
-            let base = file_stem(n);
-            let mut stem = base.clone();
-            let mut k = 2;
-            while !used.insert(stem.to_lowercase()) {
-                stem = format!("{base}_{k}");
-                k += 1;
-            }
-            stem
-        })
-        .collect()
-}
-
-pub use crate::outdir::write_atomic;
-
 /// An 8-bit palette PNG: a third of the bytes of RGB for the same picture.
 pub fn encode_indexed_png(img: &render::IndexedImage) -> Result<Vec<u8>> {
     render::png::encode_indexed(img).context("PNG encoding failed")
@@ -251,14 +132,8 @@ fn encode_npy(arr: &impl ndarray_npy::WriteNpyExt) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>> {
+fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>> {
     render::png::encode_rgb(img).context("PNG encoding failed")
-}
-
-pub fn check_output_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
-    crate::outdir::check_writable(dir)
 }
 
 /// The files a summary.json in `dir` lists (plain names only), to remove those a new snapshot
@@ -278,7 +153,7 @@ fn files_listed(dir: &Path) -> Vec<String> {
         .chain(std::iter::once(&json["cam"]))
         .flat_map(|l| l["files"].as_array().into_iter().flatten())
         .filter_map(|f| f.as_str())
-        .filter(|f| !f.is_empty() && file_stem(f) == *f)
+        .filter(|f| !f.is_empty() && crate::outdir::file_stem(f) == *f)
         .map(str::to_string)
         .collect()
 }
@@ -327,6 +202,7 @@ fn write_evidence(
     out: &Path,
     acts: &Activations,
     opts: &SnapshotOptions,
+    report: &dyn Reporter,
 ) -> Result<CamRecord> {
     let map = &evidence.map;
     let stem = evidence.stem();
@@ -361,7 +237,7 @@ fn write_evidence(
         write_atomic(&out.join(name), bytes)?;
     }
     if opts.print {
-        print_image(&evidence.caption(), &overlay);
+        report.picture(&evidence.caption(), &overlay);
     }
     Ok(CamRecord {
         method: evidence.method,
@@ -465,10 +341,21 @@ pub fn write_snapshot(
     out: &Path,
     opts: &SnapshotOptions,
 ) -> Result<Vec<PathBuf>> {
-    write_snapshot_with(acts, model, image, only, out, opts, None)
+    write_snapshot_with(
+        acts,
+        model,
+        image,
+        only,
+        out,
+        opts,
+        None,
+        &crate::report::Silent,
+    )
 }
 
-/// [`write_snapshot`], with an evidence map made for this image.
+/// [`write_snapshot`], with an evidence map made for this image; with `--print`, the pictures
+/// go to `report` as they are written.
+#[allow(clippy::too_many_arguments)]
 pub fn write_snapshot_with(
     acts: &Activations,
     model: &Model,
@@ -477,10 +364,9 @@ pub fn write_snapshot_with(
     out: &Path,
     opts: &SnapshotOptions,
     evidence: Option<&Evidence>,
+    report: &dyn Reporter,
 ) -> Result<Vec<PathBuf>> {
-    check_output_dir(out)?;
-    let _lock = crate::outdir::lock_folder(out)?;
-    crate::outdir::remove_stale_temp_files(out);
+    let _folder = crate::outdir::OutputFolder::open(out)?;
     let before = files_listed(out);
     let layers: Vec<&Layer> = acts
         .layers
@@ -493,7 +379,7 @@ pub fn write_snapshot_with(
     if layers.is_empty() {
         bail!("{}: no feature maps to draw", model.path.display());
     }
-    let stems = unique_stems(layers.iter().map(|l| l.name.as_str()));
+    let stems = crate::outdir::unique_stems(layers.iter().map(|l| l.name.as_str()));
     let kernels: Vec<Option<Weight>> = if opts.filters {
         let constants = Constants::of(model)?;
         layers
@@ -515,13 +401,13 @@ pub fn write_snapshot_with(
     for (summary, printed) in results {
         written.extend(summary.files.iter().map(|f| out.join(f)));
         for (title, img) in printed {
-            print_image(&title, &img);
+            report.picture(&title, &img);
         }
         summaries.push(summary);
     }
     let cam = match evidence {
         Some(e) => {
-            let record = write_evidence(e, out, acts, opts)?;
+            let record = write_evidence(e, out, acts, opts, report)?;
             written.extend(record.files.iter().map(|f| out.join(f)));
             Some(record)
         }
@@ -551,22 +437,6 @@ pub fn write_snapshot_with(
         }
     }
     Ok(written)
-}
-
-/// Draws a picture on stdout the way the terminal shows pictures (asked once, with a bounded
-/// wait; half-blocks into a pipe).
-fn print_image(title: &str, img: &image::RgbImage) {
-    static PRINTER: std::sync::OnceLock<crate::term::print::Printer> = std::sync::OnceLock::new();
-    println!("{}", crate::text::sanitize(title));
-    let printer = PRINTER.get_or_init(crate::term::print::Printer::for_stdout);
-    if let Err(e) = printer.print(img) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!(
-                "featscope: cannot print {}: {e}",
-                crate::text::sanitize(title)
-            );
-        }
-    }
 }
 
 // ---- the command: a batch of images ----
@@ -627,10 +497,8 @@ fn expand_images(args: &[PathBuf]) -> Vec<Result<PathBuf>> {
 /// Runs one `featscope snapshot`: every image (or folder of images) through the model, files
 /// for each into `out` (one sub-folder each when there are several), their paths on stdout,
 /// one line on stderr for each image that failed (the others are still done).
-pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
-    crate::outdir::clean_up_on_signals()?;
-    let model = batch.run.open_model(&batch.model)?;
-    let only = select_layers(&model, &batch.layers)?;
+pub fn run_batch(batch: &Batch, report: &dyn Reporter) -> Result<BatchOutcome> {
+    let (model, only) = batch.run.open_selected(&batch.model, &batch.layers)?;
     let images = expand_images(&batch.images);
     if batch.options.montage.is_some() && images.len() < 2 {
         return Err(UsageError(
@@ -639,77 +507,17 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
         )
         .into());
     }
-    check_output_dir(&batch.out)?;
-    let mut request = batch.options.cam.clone();
-    if let Some(r) = request.as_mut() {
-        // --cam-layer is a pattern like --layer's; it must name one layer.
-        if let Some(pattern) = r.layer.take() {
-            let found = select_layers(&model, std::slice::from_ref(&pattern))?.unwrap_or_default();
-            match found.as_slice() {
-                [one] => r.layer = Some(one.clone()),
-                _ => bail!(
-                    "--cam-layer '{}' matches {} layers; name one",
-                    sanitize(&pattern),
-                    found.len()
-                ),
-            }
-        }
+    // Fails early on a folder that cannot be written; each image's folder is held as written.
+    drop(crate::outdir::OutputFolder::open(&batch.out)?);
+    let mut job = BatchRun::open(batch, model, only)?;
+    if let Some(note) = &job.analyzer.engine_note {
+        report.note(note);
     }
-    let explainer = match &request {
-        Some(request) => {
-            let explainer = Explainer::new(&model)?;
-            let needed = explainer
-                .tensors_needed(&model, request)
-                .with_context(|| model.path.display().to_string())?;
-            Some((explainer, needed))
-        }
-        None => None,
-    };
-    let selection = match &only {
-        Some(tensors) => {
-            let mut tensors = tensors.clone();
-            for t in explainer.iter().flat_map(|(_, needed)| needed) {
-                if !tensors.contains(t) {
-                    tensors.push(t.clone());
-                }
-            }
-            Selection::Tensors(tensors)
-        }
-        None => Selection::All,
-    };
-    let mut analyzer = Analyzer::open(model, &batch.run, &selection)?;
-    if let Some(note) = &analyzer.engine_note {
-        eprintln!("featscope: {}", sanitize(note));
-    }
-    let opts = &batch.options;
     let several = images.len() > 1;
-    let mut montage = opts.montage.map(|_| Montage::default());
-    let dirs: Vec<PathBuf> = if several {
-        let stems: Vec<String> = images
-            .iter()
-            .map(|p| {
-                p.as_ref()
-                    .ok()
-                    .and_then(|p| p.file_stem())
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            })
-            .collect();
-        unique_stems(stems.iter().map(String::as_str))
-            .into_iter()
-            .map(|s| batch.out.join(s))
-            .collect()
-    } else {
-        vec![batch.out.clone()]
-    };
-    let progress = (several && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(images.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let dirs = image_folders(&batch.out, &images);
+    if several {
+        report.start(Work::Images, images.len() as u64, 0);
+    }
     let mut failed = 0usize;
     let mut files = 0usize;
     for (image, dir) in images.iter().zip(&dirs) {
@@ -717,113 +525,194 @@ pub fn run_batch(batch: &Batch) -> Result<BatchOutcome> {
             .as_ref()
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .and_then(|image| {
-                if let Some(bar) = &progress {
-                    bar.set_message(sanitize(&image.display().to_string()));
+                if several {
+                    report.doing(&image.display().to_string());
                 }
-                let acts = analyzer.compute(image)?;
-                let broken = first_nonfinite(&acts).map(|l| {
-                    format!(
-                        "{}: {}",
-                        sanitize(&image.display().to_string()),
-                        nonfinite_line(l)
-                    )
-                });
-                let evidence = match (&explainer, &request) {
-                    (Some((explainer, _)), Some(request)) => {
-                        let mut report = |done: usize, total: usize| {
-                            if let Some(bar) = &progress {
-                                bar.set_message(format!("score-cam {done}/{total}"));
-                            } else if std::io::stderr().is_terminal() && total > 0 {
-                                eprint!("\rfeatscope: score-cam {done}/{total} masked inputs");
-                                if done == total {
-                                    eprint!("\r\x1b[K");
-                                }
-                            }
-                        };
-                        let evidence = explainer
-                            .explain(&mut analyzer, &acts, request, &mut report)
-                            .with_context(|| image.display().to_string())?;
-                        Some(evidence)
-                    }
-                    _ => None,
-                };
-                let written = write_snapshot_with(
-                    &acts,
-                    &analyzer.model,
-                    image,
-                    only.as_deref(),
-                    dir,
-                    opts,
-                    evidence.as_ref(),
-                )?;
-                if let (Some(m), Some(c)) = (montage.as_mut(), opts.montage) {
-                    let label = dir
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    m.add(&label, &acts, only.as_deref(), c);
-                }
-                Ok((written, broken))
+                job.one_image(image, dir, report)
             });
         match result {
             Ok((written, broken)) => {
                 if let Some(line) = broken {
-                    let line = format!("featscope: {line}");
-                    if opts.fail_on_nonfinite {
+                    if batch.options.fail_on_nonfinite {
                         failed += 1;
                     }
-                    match &progress {
-                        Some(bar) => bar.println(line),
-                        None => eprintln!("{line}"),
-                    }
+                    report.note(&line);
                 }
                 files += written.len();
-                if !opts.print {
+                if !batch.options.print {
                     for f in &written {
-                        let line = sanitize(&f.display().to_string());
-                        match &progress {
-                            Some(bar) => bar.println(line),
-                            None => println!("{line}"),
-                        }
+                        report.wrote(f);
                     }
                 }
             }
             Err(e) => {
                 failed += 1;
-                let line = format!("featscope: error: {}", crate::text::error_line(&e));
-                match &progress {
-                    Some(bar) => bar.println(line),
-                    None => eprintln!("{line}"),
-                }
+                report.failed(&crate::text::error_line(&e));
             }
         }
-        if let Some(bar) = &progress {
-            bar.inc(1);
+        if several {
+            report.advance();
         }
     }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
+    if several {
+        report.finish();
     }
-    if let (Some(m), Some(c)) = (&montage, opts.montage) {
+    let opts = &batch.options;
+    if let (Some(m), Some(c)) = (&job.montage, opts.montage) {
         if m.tiles.is_empty() && failed < images.len() {
-            eprintln!("featscope: error: no selected layer has a channel {c}; no montage written");
+            report.failed(&format!(
+                "no selected layer has a channel {c}; no montage written"
+            ));
             failed = failed.max(1);
         }
         for path in m.write(&batch.out, c, opts)? {
             files += 1;
-            println!("{}", sanitize(&path.display().to_string()));
+            report.wrote(&path);
         }
     }
     if several {
-        eprintln!(
-            "featscope: {} of {} images done, {files} files in {}",
+        report.note(&format!(
+            "{} of {} images done, {files} files in {}",
             images.len() - failed,
             images.len(),
-            sanitize(&batch.out.display().to_string())
-        );
+            batch.out.display()
+        ));
     }
     Ok(BatchOutcome {
         images: images.len(),
         failed,
     })
+}
+
+/// Each image's output folder: `out` itself for one image, else a sub-folder per image named
+/// after it (names made distinct).
+fn image_folders(out: &Path, images: &[Result<PathBuf>]) -> Vec<PathBuf> {
+    if images.len() <= 1 {
+        return vec![out.to_path_buf()];
+    }
+    let stems: Vec<String> = images
+        .iter()
+        .map(|p| {
+            p.as_ref()
+                .ok()
+                .and_then(|p| p.file_stem())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    crate::outdir::unique_stems(stems.iter().map(String::as_str))
+        .into_iter()
+        .map(|s| out.join(s))
+        .collect()
+}
+
+/// A batch opened: the engine, the layers written, the evidence maps asked for, and the
+/// montage being gathered.
+struct BatchRun<'a> {
+    batch: &'a Batch,
+    analyzer: Analyzer,
+    only: Option<Vec<String>>,
+    request: Option<crate::explain::run::EvidenceRequest>,
+    explainer: Option<Explainer>,
+    montage: Option<Montage>,
+}
+
+impl<'a> BatchRun<'a> {
+    fn open(batch: &'a Batch, model: Model, only: Option<Vec<String>>) -> Result<BatchRun<'a>> {
+        let mut request = batch.options.cam.clone();
+        if let Some(r) = request.as_mut() {
+            // --cam-layer is a pattern like --layer's; it must name one layer.
+            if let Some(pattern) = r.layer.take() {
+                let found = crate::model::select_layers(&model, std::slice::from_ref(&pattern))?
+                    .unwrap_or_default();
+                match found.as_slice() {
+                    [one] => r.layer = Some(one.clone()),
+                    _ => bail!(
+                        "--cam-layer '{}' matches {} layers; name one",
+                        sanitize(&pattern),
+                        found.len()
+                    ),
+                }
+            }
+        }
+        let explainer = match &request {
+            Some(request) => {
+                let explainer = Explainer::new(&model)?;
+                let needed = explainer
+                    .tensors_needed(&model, request)
+                    .with_context(|| model.path.display().to_string())?;
+                Some((explainer, needed))
+            }
+            None => None,
+        };
+        let selection = match &only {
+            Some(tensors) => {
+                let mut tensors = tensors.clone();
+                for t in explainer.iter().flat_map(|(_, needed)| needed) {
+                    if !tensors.contains(t) {
+                        tensors.push(t.clone());
+                    }
+                }
+                Selection::Tensors(tensors)
+            }
+            None => Selection::All,
+        };
+        let analyzer = Analyzer::open(model, &batch.run, &selection)?;
+        Ok(BatchRun {
+            batch,
+            analyzer,
+            only,
+            request,
+            explainer: explainer.map(|(e, _)| e),
+            montage: batch.options.montage.map(|_| Montage::default()),
+        })
+    }
+
+    /// One image into `dir`: the files written, and a line when a value is not finite.
+    fn one_image(
+        &mut self,
+        image: &Path,
+        dir: &Path,
+        report: &dyn Reporter,
+    ) -> Result<(Vec<PathBuf>, Option<String>)> {
+        let opts = &self.batch.options;
+        let acts = self.analyzer.compute(image)?;
+        let broken =
+            first_nonfinite(&acts).map(|l| format!("{}: {}", image.display(), nonfinite_line(l)));
+        let evidence = match (&self.explainer, &self.request) {
+            (Some(explainer), Some(request)) => {
+                let mut progress = |done: usize, total: usize| {
+                    if total > 0 {
+                        report.doing(&format!("score-cam {done}/{total} masked inputs"));
+                    }
+                    if done == total {
+                        report.doing("");
+                    }
+                };
+                let evidence = explainer
+                    .explain(&mut self.analyzer, &acts, request, &mut progress)
+                    .with_context(|| image.display().to_string())?;
+                Some(evidence)
+            }
+            _ => None,
+        };
+        let written = write_snapshot_with(
+            &acts,
+            &self.analyzer.model,
+            image,
+            self.only.as_deref(),
+            dir,
+            opts,
+            evidence.as_ref(),
+            report,
+        )?;
+        if let (Some(m), Some(c)) = (self.montage.as_mut(), opts.montage) {
+            let label = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            m.add(&label, &acts, self.only.as_deref(), c);
+        }
+        Ok((written, broken))
+    }
 }

@@ -543,7 +543,7 @@ fn local_sqnr_is_the_layers_own_format_applied_to_the_float_values() {
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let r = report(&out);
         for l in rows(&r) {
-            let stem = featscope::snapshot::file_stem(l["name"].as_str().unwrap_or(""));
+            let stem = featscope::outdir::file_stem(l["name"].as_str().unwrap_or(""));
             let npy = a_snap.join(format!("{stem}.npy"));
             let q = &l["quantization_b"];
             // numpy: QuantizeLinear (round half to even, saturate) and back, or float16.

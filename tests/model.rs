@@ -5,8 +5,9 @@ mod common;
 use common::model;
 use featscope::model::builder::{attr_ints, tensor_f32, Dim, GraphBuilder};
 use featscope::model::proto::{data_type::FLOAT, ModelProto};
+use featscope::model::select_layers;
 use featscope::model::{Layout, Model};
-use featscope::snapshot::{file_stem, select_layers, unique_stems};
+use featscope::outdir::{file_stem, unique_stems};
 use featscope::text::sanitize;
 use prost::Message;
 

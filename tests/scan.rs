@@ -552,3 +552,181 @@ fn a_huge_declared_input_is_refused_before_the_decoder_makes_it() {
         "{err}"
     );
 }
+
+/// A model every image reaches at one fixed size, whose graph fails when it runs (a Reshape to
+/// a volume its input does not have): the engine's failure is the model's, said once.
+fn reshape_fails(path: &Path) {
+    use featscope::model::builder::{attr_ints, tensor_f32, tensor_i64, Dim, GraphBuilder};
+    use featscope::model::proto::data_type::FLOAT;
+    let w: Vec<f32> = (0..8 * 3 * 9).map(|i| (i % 5) as f32 / 10.0).collect();
+    let mut g = GraphBuilder::new("reshape_fails", 13);
+    g.input("x", FLOAT, &[1, 3, 32, 32].map(Dim::Fixed))
+        .initializer(tensor_f32("w", &[8, 3, 3, 3], &w))
+        .initializer(tensor_i64("shape", &[4], &[1, 8, 10, 10]))
+        .node(
+            "Conv",
+            "conv",
+            &["x", "w"],
+            &["conv"],
+            vec![attr_ints("pads", &[1, 1, 1, 1])],
+        )
+        .node("Relu", "relu", &["conv"], &["relu"], vec![])
+        .node("Reshape", "reshape", &["relu", "shape"], &["y"], vec![])
+        .output("y", FLOAT, &[1, 8, 10, 10].map(Dim::Fixed));
+    std::fs::write(path, g.finish_bytes("featscope-test")).expect("write the model");
+}
+
+#[test]
+fn a_model_that_fails_on_every_image_fails_the_scan_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 6);
+    let model_path = dir.path().join("reshape_fails.onnx");
+    reshape_fails(&model_path);
+    for backend in backends("a_model_that_fails_on_every_image_fails_the_scan_once") {
+        let out = dir.path().join(backend);
+        let r = featscope(&[
+            "scan",
+            s(&model_path),
+            s(&data),
+            "--backend",
+            backend,
+            "--out",
+            s(&out),
+        ]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{backend}: {err}");
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.contains("backend auto"))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{backend}: one line, not one per image: {err}"
+        );
+        assert!(
+            lines[0].starts_with("featscope: error: ") && lines[0].contains("reshape_fails.onnx"),
+            "{backend}: {err}"
+        );
+        assert!(!out.join("scan.json").exists(), "{backend}: no result");
+    }
+}
+
+#[test]
+fn merged_shards_draw_the_montages_of_a_single_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fixtures::image_folder(&data, 7);
+    let model_path = model("efficientnet_lite0.onnx");
+    let layers = ["--layer", "3", "--layer", "4", "--top", "3"];
+    let whole = dir.path().join("whole");
+    scan_ok(&model_path, &data, "tract", &whole, &layers);
+    let mut shards = Vec::new();
+    for i in 1..=2 {
+        let shard = dir.path().join(format!("shard-{i}"));
+        let mut more = layers.to_vec();
+        let part = format!("{i}/2");
+        more.extend(["--shard", &part]);
+        scan_ok(&model_path, &data, "tract", &shard, &more);
+        shards.push(shard);
+    }
+    let montages = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut found = Vec::new();
+        let root = dir.join("montages");
+        for layer in std::fs::read_dir(&root).expect("montages/").flatten() {
+            for file in std::fs::read_dir(layer.path()).unwrap().flatten() {
+                let rel = file
+                    .path()
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .display()
+                    .to_string();
+                found.push((rel, std::fs::read(file.path()).unwrap()));
+            }
+        }
+        found.sort();
+        found
+    };
+    let single = montages(&whole);
+    assert_eq!(
+        single.len(),
+        32 + 16,
+        "a montage per channel of layers 3 and 4"
+    );
+
+    // Without the model and the images: scan.json alone, and a note saying how.
+    let bare = dir.path().join("bare");
+    let mut args = vec![
+        "scan",
+        "merge",
+        s(&shards[0]),
+        s(&shards[1]),
+        "--out",
+        s(&bare),
+    ];
+    let r = featscope(&args);
+    ok(&r);
+    assert!(!bare.join("montages").exists());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("give --model and --data"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+
+    let merged = dir.path().join("merged");
+    args = vec![
+        "scan",
+        "merge",
+        s(&shards[1]),
+        s(&shards[0]),
+        "--out",
+        s(&merged),
+    ];
+    args.extend([
+        "--model",
+        s(&model_path),
+        "--data",
+        s(&data),
+        "--backend",
+        "tract",
+    ]);
+    ok(&featscope(&args));
+    assert_eq!(
+        std::fs::read(whole.join("scan.json")).unwrap(),
+        std::fs::read(merged.join("scan.json")).unwrap()
+    );
+    let drawn = montages(&merged);
+    assert_eq!(
+        drawn.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        single.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        "the same montage files"
+    );
+    for ((name, a), (_, b)) in single.iter().zip(&drawn) {
+        assert!(
+            a == b,
+            "{name}: the merged montage differs from the single scan's"
+        );
+    }
+
+    // The data folder must be the one the shards scanned.
+    let other = dir.path().join("other");
+    fixtures::image_folder(&other, 3);
+    let r = featscope(&[
+        "scan",
+        "merge",
+        s(&shards[0]),
+        s(&shards[1]),
+        "--out",
+        s(&merged),
+        "--model",
+        s(&model_path),
+        "--data",
+        s(&other),
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("other images"));
+    // --model without --data is a usage error.
+    let r = featscope(&["scan", "merge", s(&shards[0]), "--model", s(&model_path)]);
+    assert_eq!(r.status.code(), Some(2));
+}

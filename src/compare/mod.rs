@@ -5,11 +5,13 @@
 
 use crate::activations::{Activations, FeatureMaps, Layer, LayerData};
 use crate::memory::{self, Budget};
+use crate::model::select_layers;
 use crate::model::Model;
 use crate::pipeline::{Analyzer, RunConfig, Selection};
 use crate::render::{self, Colormap, GridStyle, Normalization};
-use crate::snapshot::{encode_indexed_png, encode_png, select_layers};
-use crate::text::{sanitize, Clean};
+use crate::report::Reporter;
+use crate::snapshot::encode_indexed_png;
+use crate::text::Clean;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -808,8 +810,7 @@ pub fn compute_for_view(
 /// layers are computed a few at a time (each group runs both models again). Over a folder of
 /// images, the figures are gathered per layer (worst and mean) and the pictures are the first
 /// image's.
-pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
-    crate::outdir::clean_up_on_signals()?;
+pub fn run(job: &CompareJob, reporter: &dyn Reporter) -> Result<CompareOutcome> {
     let model_a = job.run.open_model(job.inputs.model_a())?;
     let model_b = match &job.inputs {
         Inputs::TwoImages { .. } => model_a.clone(),
@@ -818,87 +819,24 @@ pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
     let plan = pair_sites(&model_a, &model_b);
     let only = select_layers(&model_a, &job.layers)?;
     let images = job.inputs.image_pairs()?;
-    crate::snapshot::check_output_dir(&job.out)?;
-    let _lock = crate::outdir::lock_folder(&job.out)?;
-    crate::outdir::remove_stale_temp_files(&job.out);
+    let _folder = crate::outdir::OutputFolder::open(&job.out)?;
 
-    let models = (&model_a, &model_b);
-    let mut engines = Some(analyzers(
-        &job.inputs,
-        models,
+    let out = compare_images(
+        job,
+        &images,
+        (&model_a, &model_b),
         only.as_deref(),
         &plan,
-        &job.run,
-    )?);
-    if let Some(note) = engines.as_ref().and_then(|e| e.0.engine_note.as_ref()) {
-        eprintln!("featscope: {}", sanitize(note));
-    }
-    let wanted = |l: &Layer| only.as_ref().is_none_or(|t| t.contains(&l.tensor));
-    let budget = Budget::new(job.run.max_memory);
-    let mut out = Collected::default();
-    let (mut streamed, mut engine_a, mut engine_b) = (false, Clean::default(), Clean::default());
-    for (k, (image_a, image_b)) in images.iter().enumerate() {
-        let first = k == 0;
-        if let Some(engines) = engines.as_mut() {
-            let acts_a = engines.0.compute(image_a)?;
-            engine_a = acts_a.engine.clone();
-            // B's activations are about A's size (the same graph).
-            let held = 2 * acts_a.layers.iter().map(layer_bytes).sum::<u64>();
-            if held <= budget.bytes {
-                let acts_b = match &mut engines.1 {
-                    Some(b) => b.compute(image_b)?,
-                    None => engines.0.compute(image_b)?,
-                };
-                engine_b = acts_b.engine.clone();
-                let runs = Runs {
-                    a: acts_a,
-                    b: acts_b,
-                };
-                compare_group(&runs, job, &plan, &wanted, first, &mut out)?;
-                continue;
-            }
-            // Both sets at once are over the budget: from now on in groups of layers whose
-            // two runs fit, each compared and written before the next is computed.
-            streamed = true;
-            out.sizes = acts_a
-                .layers
-                .iter()
-                .filter(|l| comparable(l) && wanted(l))
-                .map(|l| (l.tensor.clone(), layer_bytes(l)))
-                .collect();
-            if out
-                .sizes
-                .iter()
-                .any(|(t, _)| !plan.iter().any(|p| &p.a == t))
-            {
-                bail!(
-                    "{}: both runs' activations need {} together, over the memory budget of {} \
-                     ({}), and some layers of A have no partner in B but by position, so they \
-                     cannot be compared a few layers at a time; choose fewer layers with --layer",
-                    job.inputs.model_b().display(),
-                    memory::human(held),
-                    memory::human(budget.bytes),
-                    budget.source
-                );
-            }
-        }
-        engines = None;
-        let sizes = out.sizes.clone();
-        for group in chunks(&sizes, budget.bytes / 2) {
-            let mut engines = analyzers(&job.inputs, models, Some(&group), &plan, &job.run)?;
-            let runs = compute_both((image_a, image_b), &mut engines)?;
-            (engine_a, engine_b) = (runs.a.engine.clone(), runs.b.engine.clone());
-            let in_group = |l: &Layer| wanted(l) && group.contains(&l.tensor);
-            compare_group(&runs, job, &plan, &in_group, first, &mut out)?;
-        }
-    }
+        reporter,
+    )?;
     let record = |model: &Path, image: &Path, engine: Clean| RunRecord {
         model: model.display().to_string(),
         image: image.display().to_string(),
         engine,
     };
-    let a_record = record(job.inputs.model_a(), job.inputs.image_a(), engine_a);
-    let b_record = record(job.inputs.model_b(), job.inputs.image_b(), engine_b);
+    let a_record = record(job.inputs.model_a(), job.inputs.image_a(), out.engine_a);
+    let b_record = record(job.inputs.model_b(), job.inputs.image_b(), out.engine_b);
+    let streamed = out.streamed;
     let Collected {
         layers,
         only_in_a,
@@ -965,7 +903,7 @@ pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
     crate::outdir::write_atomic(&path, &json)?;
     written.push(path);
     for f in &written {
-        println!("{}", sanitize(&f.display().to_string()));
+        reporter.wrote(f);
     }
     let failing = match job.fail_above {
         Some(limit) => report
@@ -987,6 +925,82 @@ pub fn run(job: &CompareJob) -> Result<CompareOutcome> {
     })
 }
 
+/// Both runs over every pair of images, each layer's figures gathered and the first pair's
+/// pictures written; in groups of layers when both runs would not fit the memory budget.
+fn compare_images(
+    job: &CompareJob,
+    images: &[(PathBuf, PathBuf)],
+    (model_a, model_b): (&Model, &Model),
+    only: Option<&[String]>,
+    plan: &[TensorPair],
+    reporter: &dyn Reporter,
+) -> Result<Collected> {
+    let models = (model_a, model_b);
+    let mut engines = Some(analyzers(&job.inputs, models, only, plan, &job.run)?);
+    if let Some(note) = engines.as_ref().and_then(|e| e.0.engine_note.as_ref()) {
+        reporter.note(note);
+    }
+    let wanted = |l: &Layer| only.is_none_or(|t| t.contains(&l.tensor));
+    let budget = Budget::new(job.run.max_memory);
+    let mut out = Collected::default();
+    for (k, (image_a, image_b)) in images.iter().enumerate() {
+        let first = k == 0;
+        if let Some(engines) = engines.as_mut() {
+            let acts_a = engines.0.compute(image_a)?;
+            out.engine_a = acts_a.engine.clone();
+            // B's activations are about A's size (the same graph).
+            let held = 2 * acts_a.layers.iter().map(layer_bytes).sum::<u64>();
+            if held <= budget.bytes {
+                let acts_b = match &mut engines.1 {
+                    Some(b) => b.compute(image_b)?,
+                    None => engines.0.compute(image_b)?,
+                };
+                out.engine_b = acts_b.engine.clone();
+                let runs = Runs {
+                    a: acts_a,
+                    b: acts_b,
+                };
+                compare_group(&runs, job, plan, &wanted, first, &mut out)?;
+                continue;
+            }
+            // Both sets at once are over the budget: from now on in groups of layers whose
+            // two runs fit, each compared and written before the next is computed.
+            out.streamed = true;
+            out.sizes = acts_a
+                .layers
+                .iter()
+                .filter(|l| comparable(l) && wanted(l))
+                .map(|l| (l.tensor.clone(), layer_bytes(l)))
+                .collect();
+            if out
+                .sizes
+                .iter()
+                .any(|(t, _)| !plan.iter().any(|p| &p.a == t))
+            {
+                bail!(
+                    "{}: both runs' activations need {} together, over the memory budget of {} \
+                     ({}), and some layers of A have no partner in B but by position, so they \
+                     cannot be compared a few layers at a time; choose fewer layers with --layer",
+                    job.inputs.model_b().display(),
+                    memory::human(held),
+                    memory::human(budget.bytes),
+                    budget.source
+                );
+            }
+        }
+        engines = None;
+        let sizes = out.sizes.clone();
+        for group in chunks(&sizes, budget.bytes / 2) {
+            let mut engines = analyzers(&job.inputs, models, Some(&group), plan, &job.run)?;
+            let runs = compute_both((image_a, image_b), &mut engines)?;
+            (out.engine_a, out.engine_b) = (runs.a.engine.clone(), runs.b.engine.clone());
+            let in_group = |l: &Layer| wanted(l) && group.contains(&l.tensor);
+            compare_group(&runs, job, plan, &in_group, first, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
 /// What the groups of layers and the images added up to.
 #[derive(Default)]
 struct Collected {
@@ -999,11 +1013,16 @@ struct Collected {
     sizes: Vec<(String, u64)>,
     /// File stems taken (lower-cased: unique on case-insensitive file systems too).
     stems: std::collections::HashSet<String>,
+    /// Which engine ran each side (the last run's).
+    engine_a: Clean,
+    engine_b: Clean,
+    /// Whether the layers were computed a few at a time.
+    streamed: bool,
 }
 
 impl Collected {
     fn stem(&mut self, name: &str) -> String {
-        let base = crate::snapshot::file_stem(name);
+        let base = crate::outdir::file_stem(name);
         let mut stem = base.clone();
         let mut n = 2;
         while !self.stems.insert(stem.to_lowercase()) {
@@ -1139,7 +1158,10 @@ fn pictures(a: &FeatureMaps, b: &FeatureMaps, colormap: Colormap) -> Result<[Vec
     style.range = Some(symmetric_range(&diff.data));
     let channels: Vec<usize> = (0..diff.channels).collect();
     let grid = render::render_grid(&diff, &channels, &style);
-    Ok([encode_png(&panels)?, encode_indexed_png(&grid)?])
+    Ok([
+        render::png::encode_rgb(&panels).context("PNG encoding failed")?,
+        encode_indexed_png(&grid)?,
+    ])
 }
 
 /// The sums of A and B on one range, then the sum of A − B on a symmetric range.

@@ -8,9 +8,12 @@ pub mod builder;
 pub mod proto;
 pub mod quant;
 pub mod seed;
+mod select;
 pub mod structure;
 mod validate;
 pub mod weights;
+
+pub use select::{select_layers, NoMatch};
 
 use bytes::Bytes;
 use prost::Message;

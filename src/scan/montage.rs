@@ -112,7 +112,7 @@ pub fn write_all(
     result: &ScanResult,
     out: &Path,
 ) -> Result<usize> {
-    let stems = crate::snapshot::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
+    let stems = crate::outdir::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
     // Each layer's receptive field, by the (cleaned) tensor name scan.json keeps.
     let fields: std::collections::HashMap<String, Option<u64>> = match analyzers.first() {
         Some(a) => crate::model::structure::receptive_fields(&a.model)?,
@@ -154,7 +154,10 @@ pub fn write_all(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("{}: cannot create the folder", parent.display()))?;
         }
-        write_atomic(&file, &crate::snapshot::encode_png(&compose(&ready))?)?;
+        write_atomic(
+            &file,
+            &render::png::encode_rgb(&compose(&ready)).context("PNG encoding failed")?,
+        )?;
         Ok(1)
     };
     // Montages written on every core; how many had a tile.

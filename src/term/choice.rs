@@ -333,17 +333,11 @@ fn cell_size(facts: &Facts) -> (CellSize, String) {
     )
 }
 
-/// Picks how to draw, from what is known. Pure: tests feed it each terminal's answers.
-pub fn choose(request: Request, facts: &Facts) -> Choice {
-    let mut why: Vec<String> = Vec::new();
-    let mut hints: Vec<String> = Vec::new();
+/// The colours half-blocks are drawn in, and why (into `why` and `hints`).
+fn half_block_colours(facts: &Facts, why: &mut Vec<String>, hints: &mut Vec<String>) -> Colours {
     let answers = facts.answers.as_ref().ok();
     let tmux = facts.env.tmux.as_ref();
-    let version = answers.and_then(|a| a.version.clone());
-
-    // Colours, for half-blocks.
-    let colours = if let Some(t) = tmux.filter(|t| !t.version.is_empty() || !t.features.is_empty())
-    {
+    if let Some(t) = tmux.filter(|t| !t.version.is_empty() || !t.features.is_empty()) {
         if t.rgb() {
             why.push(
                 "truecolor: tmux passes RGB colours to this terminal (client feature RGB)".into(),
@@ -378,7 +372,18 @@ pub fn choose(request: Request, facts: &Facts) -> Choice {
             "COLORTERM=truecolor featscope … forces truecolor if your terminal has it".into(),
         );
         Colours::Palette256
-    };
+    }
+}
+
+/// Picks how to draw, from what is known. Pure: tests feed it each terminal's answers.
+pub fn choose(request: Request, facts: &Facts) -> Choice {
+    let mut why: Vec<String> = Vec::new();
+    let mut hints: Vec<String> = Vec::new();
+    let answers = facts.answers.as_ref().ok();
+    let tmux = facts.env.tmux.as_ref();
+    let version = answers.and_then(|a| a.version.clone());
+
+    let colours = half_block_colours(facts, &mut why, &mut hints);
 
     let (cell, cell_why) = cell_size(facts);
     let registers = answers
@@ -486,13 +491,15 @@ pub fn choose(request: Request, facts: &Facts) -> Choice {
     }
 }
 
-/// What `featscope doctor` prints about the terminal: the choice the view would make, and why.
+/// The lines `featscope doctor` prints about the terminal: the choice the view would make, and
+/// why.
 /// Bounded: the query times out, and is skipped when there is no terminal to ask.
-pub fn report(query_terminal: bool) {
+pub fn report(query_terminal: bool) -> Vec<String> {
+    let mut lines = Vec::new();
     let stdout = std::io::stdout();
     if !stdout.is_terminal() {
-        println!("terminal:     stdout is not a TTY");
-        return;
+        lines.push("terminal:     stdout is not a TTY".to_string());
+        return lines;
     }
     let facts = if query_terminal {
         ask_outside_the_view()
@@ -517,20 +524,21 @@ pub fn report(query_terminal: bool) {
     if no_color_from_env() {
         notes.push("NO_COLOR: monochrome chrome, pictures in colour".into());
     }
-    println!("terminal:     {}", notes.join("; "));
+    lines.push(format!("terminal:     {}", notes.join("; ")));
     if let Ok(a) = &facts.answers {
         if let Some(v) = &a.version {
-            println!("              answers as {v}");
+            lines.push(format!("              answers as {v}"));
         }
     }
     let choice = choose(Request::Auto, &facts);
-    println!("pictures:     {}", choice.graphics.name());
+    lines.push(format!("pictures:     {}", choice.graphics.name()));
     for line in &choice.why {
-        println!("  because     {line}");
+        lines.push(format!("  because     {line}"));
     }
     for hint in &choice.hints {
-        println!("  hint        {hint}");
+        lines.push(format!("  hint        {hint}"));
     }
+    lines
 }
 
 /// Asks the terminal from a plain command (not the view): raw mode just for the query. Only

@@ -9,7 +9,6 @@ pub mod choice;
 pub mod iterm2;
 pub mod kitty;
 pub mod pixels;
-pub mod print;
 pub mod probe;
 pub mod sixel;
 

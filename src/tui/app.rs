@@ -92,7 +92,7 @@ pub struct ScanAttached {
 impl ScanAttached {
     pub fn read(dir: &std::path::Path) -> anyhow::Result<ScanAttached> {
         let result = crate::scan::ScanResult::read(dir)?;
-        let stems = crate::snapshot::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
+        let stems = crate::outdir::unique_stems(result.layers.iter().map(|l| l.name.as_str()));
         let by_tensor = result
             .layers
             .iter()
@@ -210,6 +210,7 @@ impl ExportJob {
             &self.dir,
             &self.options,
             self.evidence.as_ref(),
+            &crate::report::Silent,
         )
     }
 }

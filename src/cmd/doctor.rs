@@ -1,17 +1,18 @@
 //! `featscope doctor`: what would run, and why.
 
-use crate::engine::ort_lib;
-use crate::text::sanitize;
 use anyhow::Result;
+use featscope::engine::ort_lib;
+use featscope::text::sanitize;
 use std::path::Path;
+use std::process::ExitCode;
 
-pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
+pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<ExitCode> {
     println!("featscope {}", env!("CARGO_PKG_VERSION"));
     println!(
         "tract:        {} (built in, cpu)",
         env!("FEATSCOPE_TRACT_VERSION")
     );
-    match crate::defaults::find() {
+    match featscope::defaults::find() {
         Some(d) => println!(
             "default:      {} on {}",
             sanitize(&d.model.display().to_string()),
@@ -57,6 +58,8 @@ pub fn run(ort_lib_arg: Option<&Path>, query_terminal: bool) -> Result<()> {
             }
         }
     }
-    crate::term::choice::report(query_terminal);
-    Ok(())
+    for line in featscope::term::choice::report(query_terminal) {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

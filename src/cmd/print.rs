@@ -9,9 +9,9 @@
 //! featscope's own encoder (viuer recognises iTerm2 only from environment variables), and so
 //! does sixel on a terminal with fewer than 256 colour registers (viuer's encoder uses up to 256).
 
-use super::choice::{self as graphics, Graphics, Protocol, Request};
-use super::pixels::Colours;
-use super::{iterm2, sixel};
+use featscope::term::choice::{self as graphics, Graphics, Protocol, Request};
+use featscope::term::pixels::Colours;
+use featscope::term::{iterm2, sixel};
 use image::RgbImage;
 use std::io::{self, IsTerminal, Write};
 
@@ -67,10 +67,10 @@ impl Printer {
     }
 
     /// The picture resized to the cells it will take, and those cells.
-    fn scaled(&self, img: &RgbImage) -> (super::cells::Fit, RgbImage) {
+    fn scaled(&self, img: &RgbImage) -> (featscope::term::cells::Fit, RgbImage) {
         let g = &self.graphics;
         let (cols, rows) = g.clamp_cells(self.cols.saturating_sub(1).max(1), 400);
-        let fit = super::cells::fit(
+        let fit = featscope::term::cells::fit(
             img.width(),
             img.height(),
             cols,
@@ -90,7 +90,7 @@ impl Printer {
 
     /// How the fitted picture is printed: by viuer, allowed only the protocol chosen, at the
     /// cursor, at the size featscope fitted; or as featscope's own bytes where viuer may not.
-    fn output(&self, fit: &super::cells::Fit, scaled: RgbImage) -> Output {
+    fn output(&self, fit: &featscope::term::cells::Fit, scaled: RgbImage) -> Output {
         let base = viuer::Config {
             absolute_offset: false,
             use_kitty: false,
@@ -129,7 +129,7 @@ impl Printer {
                 ..base
             },
             Protocol::Iterm2 => {
-                let png = crate::render::png::encode_rgb(&scaled).unwrap_or_default();
+                let png = featscope::render::png::encode_rgb(&scaled).unwrap_or_default();
                 let mut out = iterm2::sequence(&png, fit.cols, fit.rows)
                     .replace(";doNotMoveCursor=1", "")
                     .into_bytes();
@@ -171,7 +171,7 @@ fn viuer_finds(protocol: Protocol) -> bool {
         Protocol::Kitty => || viuer::get_kitty_support() != viuer::KittySupport::None,
         Protocol::HalfBlocks(_) | Protocol::Iterm2 => return true,
     };
-    super::ask_in_raw_mode(check).unwrap_or(false)
+    featscope::term::ask_in_raw_mode(check).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -188,7 +188,7 @@ mod tests {
         }
     }
 
-    fn viuer_config(p: &Printer, fit: &super::super::cells::Fit) -> Option<viuer::Config> {
+    fn viuer_config(p: &Printer, fit: &featscope::term::cells::Fit) -> Option<viuer::Config> {
         match p.output(fit, RgbImage::new(12, 12)) {
             Output::Viuer(config, _) => Some(config),
             Output::Bytes(_) => None,
@@ -219,7 +219,7 @@ mod tests {
             registers: 1024,
             max_px: (1000, 1000),
         };
-        let fit = super::super::cells::Fit {
+        let fit = featscope::term::cells::Fit {
             cols: 20,
             rows: 10,
             px_w: 120,
