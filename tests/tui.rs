@@ -33,8 +33,19 @@ fn key(code: KeyCode) -> Event {
     Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-/// Sends keys the way the event loop does: `"j"`, `"J"`, or named keys in angle brackets.
+/// Sends keys the way the event loop does: `"j"`, `"J"`, or named keys in angle brackets; the
+/// file reads a key asks for are run after it, as the event loop's threads would.
 fn press(view: &mut Viewer, keys: &[&str]) -> Option<Effect> {
+    let mut last = None;
+    for k in keys {
+        last = press_only(view, &[k]);
+        view.run_reads();
+    }
+    last
+}
+
+/// [`press`], with the reads left waiting: what the screen shows until they are done.
+fn press_only(view: &mut Viewer, keys: &[&str]) -> Option<Effect> {
     let mut last = None;
     for k in keys {
         let code = match *k {
@@ -1197,4 +1208,27 @@ fn nan_layers_are_marked_and_bang_goes_to_the_first() {
         .filter(|c| c.fg == magenta || c.bg == magenta)
         .count();
     assert!(cells > 0, "no magenta cell");
+}
+
+#[test]
+fn file_reads_wait_for_the_event_loop_and_their_failures_reach_the_status_line() {
+    // The kernels come from the model's weights, read off the UI thread: until then, a note.
+    let mut view = efficientnet_view();
+    press_only(&mut view, &["g", "f"]);
+    let s = screen(&mut view, 120, 36);
+    assert!(s.contains("reading the kernels…"), "{s}");
+    assert!(!s.contains("kernels 32×3×3×3"), "{s}");
+    view.run_reads();
+    let s = screen(&mut view, 120, 36);
+    assert!(s.contains("kernels 32×3×3×3 · each kernel in RGB"), "{s}");
+
+    // A montage that is not a picture: the file list stays, and the status line says why.
+    let dir = tempfile::tempdir().unwrap();
+    let mut view = scanned_view(dir.path());
+    let broken = featscope::scan::montage::path(dir.path(), "relu1", 2);
+    std::fs::write(&broken, b"\x89PNG\r\n\x1a\nnot a picture").unwrap();
+    press(&mut view, &["j", "<enter>", "<pgdn>", "<pgdn>"]);
+    let s = screen(&mut view, 120, 34);
+    assert!(s.contains("cannot read the montage"), "{s}");
+    assert!(s.contains("c2.png"), "the file is named: {s}");
 }

@@ -6,6 +6,7 @@ use super::halfblock::Colours;
 use super::keymap::{self, Action, Context};
 use super::layers::{Drawing, Entry, LayerInfo};
 use super::layout::ViewLayout;
+use super::reads::{FileRead, ReadDone};
 use crate::activations::{Activations, FeatureMaps, Layer};
 use crate::compare::{Divergence, MatchedBy};
 use crate::explain::run::Evidence;
@@ -113,6 +114,8 @@ pub struct ScanTop {
     pub layer: usize,
     pub channel: usize,
     pub picture: Option<image::RgbImage>,
+    /// Asked for, not read yet.
+    pub reading: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -165,6 +168,8 @@ pub enum Msg {
     Evidence(Vec<Evidence>),
     /// How the evidence maps are coming along, or why there are none.
     ExplainStatus(String),
+    /// A file read the view asked for.
+    Read(ReadDone),
 }
 
 /// A class evidence map, with the one-channel map render draws.
@@ -180,6 +185,8 @@ pub struct Kernels {
     pub picture: Option<image::RgbImage>,
     pub view: Option<crate::render::filters::KernelView>,
     pub shape: Vec<usize>,
+    /// Asked for, not read yet.
+    pub reading: bool,
 }
 
 /// What the event loop must do after an event.
@@ -283,6 +290,8 @@ pub struct App {
     explain_status: Option<Clean>,
     kernels: Option<Kernels>,
     scan_top: Option<ScanTop>,
+    /// Reads asked for, for the event loop to run off this thread.
+    reads: Vec<FileRead>,
 }
 
 impl App {
@@ -314,6 +323,7 @@ impl App {
             evidence_pick: 0,
             explain_status: None,
             kernels: None,
+            reads: Vec::new(),
             scan_top: None,
         }
     }
@@ -430,7 +440,39 @@ impl App {
             Msg::Exported(Err(e)) => {
                 self.message = Some(Clean::one_line(&format!("export failed: {e}")))
             }
+            Msg::Read(done) => self.read_done(done),
         }
+    }
+
+    /// A read's outcome, kept when it is the one last asked for; a failure goes to the
+    /// status line.
+    fn read_done(&mut self, done: ReadDone) {
+        let error = match done {
+            ReadDone::Montage(top, error) => {
+                let asked = self.scan_top.as_ref().map(|t| (t.layer, t.channel));
+                if asked != Some((top.layer, top.channel)) {
+                    return;
+                }
+                self.scan_top = Some(top);
+                error.map(|e| format!("cannot read the montage: {e}"))
+            }
+            ReadDone::Kernels(kernels, error) => {
+                let asked = self.kernels.as_ref().map(|k| (k.entry, k.colormap));
+                if asked != Some((kernels.entry, kernels.colormap)) {
+                    return;
+                }
+                self.kernels = Some(kernels);
+                error.map(|e| format!("cannot read the kernels: {e}"))
+            }
+        };
+        if let Some(e) = error {
+            self.message = Some(Clean::one_line(&e));
+        }
+    }
+
+    /// The reads asked for since the last call, for the event loop to run.
+    pub fn take_reads(&mut self) -> Vec<FileRead> {
+        std::mem::take(&mut self.reads)
     }
 
     // ---- read access for drawing and tests ----
@@ -638,16 +680,23 @@ impl App {
         {
             return;
         }
-        let picture = self.opts.scan.as_ref().and_then(|scan| {
-            let path = crate::scan::montage::path(&scan.dir, scan.stems.get(layer)?, self.channel);
-            let bytes = crate::files::read_limited(&path, 64 << 20, "a montage").ok()?;
-            image::load_from_memory(&bytes).ok().map(|i| i.to_rgb8())
+        let path = self.opts.scan.as_ref().and_then(|scan| {
+            let stem = scan.stems.get(layer)?;
+            Some(crate::scan::montage::path(&scan.dir, stem, self.channel))
         });
         self.scan_top = Some(ScanTop {
             layer,
             channel: self.channel,
-            picture,
+            picture: None,
+            reading: path.is_some(),
         });
+        if let Some(path) = path {
+            self.reads.push(FileRead::Montage {
+                layer,
+                channel: self.channel,
+                path,
+            });
+        }
     }
 
     /// The evidence map `x` shows, when it has arrived.
@@ -673,7 +722,8 @@ impl App {
         self.kernels.as_ref().filter(|k| k.entry == self.selected)
     }
 
-    /// Reads the selected layer's kernels from the model's weights (once per layer).
+    /// Asks for the selected layer's kernels from the model's weights (once per layer and
+    /// colormap).
     fn read_kernels(&mut self) {
         if self.kernels().is_some_and(|k| k.colormap == self.colormap) {
             return;
@@ -682,19 +732,19 @@ impl App {
         let (Some(model), Some(tensor)) = (self.model.as_ref(), tensor) else {
             return;
         };
-        let weight = crate::model::weights::Constants::of(model)
-            .and_then(|c| crate::model::structure::conv_kernels(&c, model, &tensor))
-            .ok()
-            .flatten();
-        let drawn = weight.as_ref().and_then(|w| {
-            crate::render::filters::render_kernels(&w.dims, &w.values, self.colormap)
-        });
         self.kernels = Some(Kernels {
             entry: self.selected,
             colormap: self.colormap,
-            view: drawn.as_ref().map(|d| d.1),
-            picture: drawn.map(|d| d.0),
-            shape: weight.map(|w| w.dims).unwrap_or_default(),
+            view: None,
+            picture: None,
+            shape: Vec::new(),
+            reading: true,
+        });
+        self.reads.push(FileRead::Kernels {
+            entry: self.selected,
+            colormap: self.colormap,
+            model: Box::new(model.clone()),
+            tensor,
         });
     }
 

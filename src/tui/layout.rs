@@ -298,6 +298,7 @@ fn body(app: &App, inner: Rect) -> Body {
         View::Filters => {
             return match app.kernels() {
                 Some(k) if k.picture.is_some() => single(app, inner, Subject::Filters),
+                Some(k) if k.reading => Body::Note("reading the kernels…".into()),
                 _ => Body::Note(
                     "no kernels to show: this layer is not a convolution with constant weights"
                         .into(),

@@ -13,6 +13,7 @@ pub mod layers;
 pub mod layout;
 mod pane;
 pub mod picture;
+pub mod reads;
 pub mod screen;
 pub mod ui;
 mod viewer;
@@ -428,6 +429,24 @@ fn explain_in_background(
     Ok(())
 }
 
+/// Runs the reads the view asked for, each on a thread of its own, their outcomes sent back.
+fn spawn_reads(viewer: &mut Viewer, tx: &Sender<Msg>) {
+    for read in viewer.app.take_reads() {
+        let (tx, fail) = (tx.clone(), tx.clone());
+        let crashed = read.failed("the read crashed");
+        let unstarted = read.failed("cannot start a thread");
+        let spawned = std::thread::Builder::new()
+            .name("featscope-read".into())
+            .spawn(move || {
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read.run()));
+                let _ = tx.send(Msg::Read(done.unwrap_or(crashed)));
+            });
+        if spawned.is_err() {
+            let _ = fail.send(Msg::Read(unstarted));
+        }
+    }
+}
+
 fn spawn_export(job: Box<app::ExportJob>, tx: Sender<Msg>) {
     let fail = tx.clone();
     let spawned = std::thread::Builder::new()
@@ -492,6 +511,7 @@ fn event_loop(
                 Some(Effect::Export(job)) => spawn_export(job, tx.clone()),
                 None => {}
             }
+            spawn_reads(viewer, tx);
         }
         let loading = matches!(viewer.app.load(), app::Load::Loading { .. });
         if dirty || loading {
@@ -532,6 +552,7 @@ fn event_loop(
                 Some(Effect::Export(job)) => spawn_export(job, tx.clone()),
                 None => {}
             }
+            spawn_reads(viewer, tx);
             if !event::poll(Duration::ZERO)? {
                 break;
             }

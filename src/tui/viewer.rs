@@ -47,6 +47,15 @@ impl Viewer {
         effect
     }
 
+    /// Runs the file reads the app asked for here, on this thread, and hands it their
+    /// outcomes: what the event loop does on threads of its own, for tests and benches.
+    pub fn run_reads(&mut self) {
+        for read in self.app.take_reads() {
+            self.app.on_message(super::app::Msg::Read(read.run()));
+        }
+        self.relayout(self.layout.area);
+    }
+
     /// Lays out for the frame's size and the app as it is now (a worker's message or the
     /// terminal's answer may have changed it), then draws.
     pub fn draw(&mut self, f: &mut Frame<'_>) {
